@@ -1,0 +1,462 @@
+//! The cloneable client handle, its builder, and send receipts.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::{
+    config::{ClientConfig, Policy},
+    engine::Engine,
+    error::{ConfigError, ConnectionError, RequestError, SendError},
+    event::Events,
+    outbox::Delivered,
+    outgoing::Outgoing,
+    protocol::Protocol,
+    router::{HandlerResult, Router},
+    shared::Shared,
+    state::{State, Statistics, StatsSnapshot},
+    transport::{Connect, Endpoint, UrlConnector},
+};
+
+/// Why a client could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The URL or TLS setup cannot work.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    /// Neither a URL nor a connector was given.
+    #[error("no URL or connector given")]
+    NoTarget,
+}
+
+/// Sets up a client: platform, configuration, where to connect, handlers.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use tether::{Client, ClientConfig, raw::Raw};
+/// let (client, mut events) = Client::builder(Raw::json())
+///     .url("ws://127.0.0.1:8700/")
+///     .config(ClientConfig::default())
+///     .on("chat", |msg| { println!("{msg:?}"); Ok(None) })
+///     .start()?;
+/// client.send(Raw::message(&serde_json::json!({"type": "chat", "text": "hi"}))).await?;
+/// # Ok(()) }
+/// ```
+pub struct ClientBuilder<P: Protocol> {
+    protocol: P,
+    config: ClientConfig,
+    url: Option<String>,
+    connector: Option<Box<dyn Connect>>,
+    router: Router<P::Event>,
+}
+
+impl<P: Protocol> std::fmt::Debug for ClientBuilder<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("platform", &self.protocol.name())
+            .field("config", &self.config)
+            .field("url", &self.url)
+            .field("router", &self.router)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Protocol> ClientBuilder<P> {
+    /// Starts a builder for `protocol` with the default configuration.
+    pub fn new(protocol: P) -> Self {
+        Self {
+            protocol,
+            config: ClientConfig::default(),
+            url: None,
+            connector: None,
+            router: Router::default(),
+        }
+    }
+
+    /// Sets the configuration.
+    #[must_use]
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Connects to this URL (`ws://`, `wss://`, `tcp://`, `tls://`).
+    #[must_use]
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Connects with a custom connector instead (any `AsyncRead + AsyncWrite`, see
+    /// [`crate::transport`]).
+    #[must_use]
+    pub fn connector(mut self, connector: impl Connect) -> Self {
+        self.connector = Some(Box::new(connector));
+        self
+    }
+
+    /// Runs `handler` for inbound messages named `event`. A handler may return a reply,
+    /// which is queued like any message; an error or a panic is counted and reported as a
+    /// `handler_error` event, and the client goes on.
+    #[must_use]
+    pub fn on(
+        mut self,
+        event: impl Into<String>,
+        handler: impl FnMut(&P::Event) -> HandlerResult + Send + 'static,
+    ) -> Self {
+        self.router.on(event.into(), Box::new(handler));
+        self
+    }
+
+    /// Runs `handler` for inbound messages that no named handler takes.
+    #[must_use]
+    pub fn on_any(
+        mut self,
+        handler: impl FnMut(&P::Event) -> HandlerResult + Send + 'static,
+    ) -> Self {
+        self.router.on_any(Box::new(handler));
+        self
+    }
+
+    /// Spawns the connection actor on the current tokio runtime and returns the handle and
+    /// the event stream. Connecting happens in the background; watch [`Client::state`] or
+    /// await [`Client::ready`].
+    ///
+    /// # Errors
+    /// [`BuildError`] for an invalid configuration, URL or CA file.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn start(self) -> Result<(Client<P::Event>, Events<P::Event>), BuildError> {
+        self.config.validate()?;
+        let connector: Box<dyn Connect> = match (self.connector, &self.url) {
+            (Some(c), _) => c,
+            (None, Some(url)) => {
+                let endpoint = Endpoint::parse(url)?;
+                Box::new(UrlConnector::new(
+                    endpoint,
+                    self.config.clone(),
+                    self.protocol.codec(),
+                )?)
+            }
+            (None, None) => return Err(BuildError::NoTarget),
+        };
+        let shared = Arc::new(Shared::new(&self.config));
+        let (tx, rx) = mpsc::channel(self.config.event_capacity);
+        let engine = Engine::new(
+            shared.clone(),
+            self.protocol,
+            self.router,
+            connector,
+            self.config,
+            tx,
+        );
+        tokio::spawn(engine.run());
+        Ok((Client { shared }, Events { rx }))
+    }
+}
+
+/// A handle to a running client. Cheap to clone; every clone talks to the same actor.
+pub struct Client<E> {
+    shared: Arc<Shared<E>>,
+}
+
+impl<E> Clone for Client<E> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for Client<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &*self.shared.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client<()> {
+    /// Starts a [`ClientBuilder`].
+    pub fn builder<P: Protocol>(protocol: P) -> ClientBuilder<P> {
+        ClientBuilder::new(protocol)
+    }
+}
+
+impl<E: Clone + Send + 'static> Client<E> {
+    /// Queues a message and returns once it is queued, with a receipt that resolves when
+    /// it is delivered (flushed, or acknowledged when it has an ack key).
+    ///
+    /// Under `Backpressure` this waits for room; under `Reject` a full outbox returns
+    /// [`SendError::Full`] with the message; under `DropOldest` the oldest message is
+    /// dropped (and reported) to make room.
+    ///
+    /// # Errors
+    /// [`SendError`] carrying the message: full (Reject), closed, or too large.
+    ///
+    /// # Cancel safety
+    /// Cancelling while waiting for room leaves nothing queued.
+    pub async fn send(&self, message: impl Into<Outgoing>) -> Result<Receipt<E>, SendError> {
+        self.enqueue(message.into(), true).await
+    }
+
+    /// Like [`Client::send`], but never waits: a full outbox under `Backpressure` returns
+    /// [`SendError::Full`].
+    ///
+    /// # Errors
+    /// As [`Client::send`], plus `Full` instead of waiting.
+    pub fn try_send(&self, message: impl Into<Outgoing>) -> Result<Receipt<E>, SendError> {
+        let message = message.into();
+        self.check(&message)?;
+        let has_permit = match self.shared.permits.try_acquire() {
+            Ok(p) => {
+                p.forget();
+                true
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(SendError::Closed(message)),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                if self.shared.policy != Policy::DropOldest {
+                    return Err(SendError::Full(message));
+                }
+                false
+            }
+        };
+        self.push(message, has_permit)
+    }
+
+    async fn enqueue(&self, message: Outgoing, wait: bool) -> Result<Receipt<E>, SendError> {
+        if !wait || self.shared.policy != Policy::Backpressure {
+            return self.try_send(message);
+        }
+        self.check(&message)?;
+        match self.shared.permits.acquire().await {
+            Ok(p) => p.forget(),
+            Err(_) => return Err(SendError::Closed(message)),
+        }
+        self.push(message, true)
+    }
+
+    fn check(&self, message: &Outgoing) -> Result<(), SendError> {
+        let size = message.frame().len();
+        if size > self.shared.max_message_size {
+            return Err(SendError::TooLarge {
+                message: message.clone(),
+                size,
+                limit: self.shared.max_message_size,
+            });
+        }
+        Ok(())
+    }
+
+    fn push(&self, message: Outgoing, has_permit: bool) -> Result<Receipt<E>, SendError> {
+        let (tx, rx) = oneshot::channel();
+        let copy = message.clone();
+        let seq = {
+            let mut ob = self.shared.outbox();
+            if ob.closed {
+                drop(ob);
+                if has_permit {
+                    self.shared.permits.add_permits(1);
+                }
+                return Err(SendError::Closed(message));
+            }
+            if !has_permit {
+                // DropOldest: the new message takes the oldest one's slot.
+                match ob.pop_oldest() {
+                    Some(old) => {
+                        Statistics::add(&self.shared.stats.dropped, 1);
+                        ob.dropped.push(old.message.clone());
+                        let m = old.message.clone();
+                        old.resolve(Err(SendError::Dropped(m)));
+                    }
+                    // Every slot is held by senders between permit and push: nothing to drop.
+                    None => return Err(SendError::Full(message)),
+                }
+            }
+            ob.push(message, tokio::time::Instant::now(), Some(tx))
+        };
+        self.shared.waker.wake();
+        Ok(Receipt {
+            rx,
+            message: Some(copy),
+            seq,
+        })
+    }
+
+    /// Sends a message that carries an ack key and waits for the inbound message that
+    /// answers it (same key), up to the configured request timeout.
+    ///
+    /// # Errors
+    /// [`RequestError::Timeout`] (the request is withdrawn and handed back),
+    /// [`RequestError::NoCorrelation`] for a message without ack key, or the send error.
+    pub async fn request(&self, message: impl Into<Outgoing>) -> Result<E, RequestError> {
+        let timeout = self.shared.request_timeout;
+        self.request_within(message, timeout).await
+    }
+
+    /// [`Client::request`] with an explicit timeout.
+    ///
+    /// # Errors
+    /// As [`Client::request`].
+    pub async fn request_within(
+        &self,
+        message: impl Into<Outgoing>,
+        timeout: Duration,
+    ) -> Result<E, RequestError> {
+        let message = message.into();
+        if message.ack().is_none() {
+            return Err(RequestError::NoCorrelation(message));
+        }
+        let mut receipt = self.send(message).await?;
+        let delivered = match tokio::time::timeout(timeout, &mut receipt).await {
+            Ok(result) => result?,
+            Err(_) => {
+                let withdrawn = self.shared.outbox().remove(receipt.seq);
+                match withdrawn {
+                    Some(entry) => {
+                        let message = entry.message.clone();
+                        self.shared.finish([(entry, Ok(Delivered { reply: None }))]);
+                        return Err(RequestError::Timeout { message, timeout });
+                    }
+                    // Resolved in the meantime: take that result.
+                    None => receipt.await?,
+                }
+            }
+        };
+        match delivered.reply {
+            Some(reply) => Ok(reply),
+            None => Err(RequestError::NoCorrelation(Outgoing::new(
+                crate::Frame::text(""),
+            ))),
+        }
+    }
+}
+
+impl<E> Client<E> {
+    /// A watch of the connection state.
+    #[must_use]
+    pub fn state(&self) -> watch::Receiver<State> {
+        self.shared.state.subscribe()
+    }
+
+    /// Statistics so far.
+    #[must_use]
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// Messages held: queued plus sent-but-not-yet-delivered.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.shared.outbox().len()
+    }
+
+    /// The outbox capacity.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Waits until the client is Ready; returns the state that ended the wait if the
+    /// client closed first.
+    ///
+    /// # Errors
+    /// The final `Closed` state when the client stopped before becoming ready.
+    pub async fn ready(&self) -> Result<(), State> {
+        let mut rx = self.state();
+        let state = rx
+            .wait_for(|s| matches!(s, State::Ready | State::Closed { .. }))
+            .await
+            .map(|s| s.clone())
+            .unwrap_or(State::Closed {
+                reason: "client gone".into(),
+                fatal: false,
+            });
+        if state == State::Ready {
+            Ok(())
+        } else {
+            Err(state)
+        }
+    }
+
+    /// Waits until every held message is delivered, or `timeout` passes.
+    ///
+    /// # Errors
+    /// The number of messages still undelivered when the timeout passed.
+    pub async fn drain(&self, timeout: Duration) -> Result<(), usize> {
+        let wait = async {
+            loop {
+                let notified = self.shared.emptied.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if self.pending() == 0 || self.shared.state.borrow().is_closed() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+        match self.pending() {
+            0 => Ok(()),
+            n => Err(n),
+        }
+    }
+
+    /// Closes the connection (close handshake, bounded by the close timeout) and stops
+    /// the client. Messages still held are handed back through their receipts and
+    /// `undelivered` events. Returns the final state.
+    pub async fn close(&self) -> State {
+        self.shared.request_close();
+        self.closed().await
+    }
+
+    /// Waits until the client has stopped, and returns the final state.
+    pub async fn closed(&self) -> State {
+        let mut rx = self.state();
+        rx.wait_for(State::is_closed)
+            .await
+            .map(|s| s.clone())
+            .unwrap_or(State::Closed {
+                reason: "client gone".into(),
+                fatal: false,
+            })
+    }
+}
+
+/// Resolves when a queued message is delivered, or fails with the message.
+///
+/// Dropping a receipt does not withdraw the message.
+#[derive(Debug)]
+pub struct Receipt<E> {
+    rx: oneshot::Receiver<Result<Delivered<E>, SendError>>,
+    message: Option<Outgoing>,
+    seq: u64,
+}
+
+impl<E> Future for Receipt<E> {
+    type Output = Result<Delivered<E>, SendError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match Pin::new(&mut self.rx).poll(cx) {
+            Poll::Ready(Ok(result)) => Poll::Ready(result),
+            Poll::Ready(Err(_)) => {
+                let message = self
+                    .message
+                    .take()
+                    .unwrap_or_else(|| Outgoing::new(crate::Frame::text("")));
+                Poll::Ready(Err(SendError::Closed(message)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

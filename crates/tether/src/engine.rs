@@ -1,0 +1,691 @@
+//! The connection actor: one task per client that connects, logs in, heartbeats,
+//! watches for a dead peer, writes the outbox in batches, reads and routes inbound
+//! messages, and reconnects with backoff. It never names a platform.
+//!
+//! Everything inside a connection is driven by one poll function, so no await ever
+//! blocks another duty: a writer stuck on a full socket does not stop the watchdog,
+//! timers, reads or a close.
+
+use std::{
+    collections::VecDeque,
+    future::{Future, poll_fn},
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use bytes::Bytes;
+use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+use tokio_util::sync::PollSender;
+
+use crate::{
+    backoff::Backoff,
+    config::ClientConfig,
+    error::{ConnectionError, Disposition, SendError},
+    event::Event,
+    outbox::{Delivered, Entry},
+    protocol::{AckOutcome, Output, Protocol},
+    router::{HandlerFailure, Router},
+    shared::Shared,
+    state::{State, Statistics},
+    transport::{BoxTransport, Connect, Received},
+};
+
+/// Inbound items handled per poll before yielding.
+const READ_BUDGET: usize = 512;
+/// Frames written per poll before yielding.
+const WRITE_BUDGET: usize = 4096;
+/// Messages taken from the outbox at a time.
+const TAKE_BATCH: usize = 512;
+
+/// How a connection ended.
+enum Exit {
+    /// The client asked to close; the close handshake ran.
+    Closed,
+    /// The connection was lost or refused.
+    Lost(ConnectionError),
+}
+
+/// The event stream's sending side, with a bounded backlog the actor owns.
+struct EventSink<E> {
+    tx: Option<PollSender<Event<E>>>,
+    pending: VecDeque<Event<E>>,
+    capacity: usize,
+}
+
+impl<E: Send + 'static> EventSink<E> {
+    fn push(&mut self, event: Event<E>) {
+        if self.tx.is_some() {
+            self.pending.push_back(event);
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.pending.len() < self.capacity
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) {
+        while !self.pending.is_empty() {
+            let Some(tx) = self.tx.as_mut() else { break };
+            match tx.poll_reserve(cx) {
+                Poll::Ready(Ok(())) => {
+                    let event = self.pending.pop_front().expect("checked non-empty");
+                    if tx.send_item(event).is_err() {
+                        self.disable();
+                    }
+                }
+                Poll::Ready(Err(_)) => self.disable(),
+                Poll::Pending => break,
+            }
+        }
+    }
+
+    fn disable(&mut self) {
+        self.tx = None;
+        self.pending.clear();
+    }
+
+    async fn flush_within(&mut self, limit: Duration) {
+        let _ = tokio::time::timeout(
+            limit,
+            poll_fn(|cx| {
+                self.poll_flush(cx);
+                if self.pending.is_empty() || self.tx.is_none() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }),
+        )
+        .await;
+    }
+}
+
+/// Per-connection state.
+struct Conn {
+    transport: BoxTransport,
+    pings: bool,
+    ready: bool,
+    last_inbound: Instant,
+    watchdog: Pin<Box<Sleep>>,
+    ping: Interval,
+    ping_due: bool,
+    app_heartbeat: Option<(Duration, Interval)>,
+    app_heartbeat_due: bool,
+    control: VecDeque<crate::frame::Frame>,
+    wire: VecDeque<(u64, crate::frame::Frame)>,
+    last_written: Option<u64>,
+    needs_flush: bool,
+    closing: Option<Pin<Box<Sleep>>>,
+    peer_close: Option<(Option<u16>, String)>,
+}
+
+pub(crate) struct Engine<P: Protocol> {
+    pub(crate) shared: Arc<Shared<P::Event>>,
+    pub(crate) protocol: P,
+    pub(crate) router: Router<P::Event>,
+    pub(crate) connector: Box<dyn Connect>,
+    pub(crate) config: ClientConfig,
+    events: EventSink<P::Event>,
+    backoff: Backoff,
+    started: Instant,
+    ever_ready: bool,
+    deadline_timer: Pin<Box<Sleep>>,
+    deadline_armed: Option<Instant>,
+}
+
+impl<P: Protocol> Engine<P> {
+    pub(crate) fn new(
+        shared: Arc<Shared<P::Event>>,
+        protocol: P,
+        router: Router<P::Event>,
+        connector: Box<dyn Connect>,
+        config: ClientConfig,
+        events: tokio::sync::mpsc::Sender<Event<P::Event>>,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            shared,
+            protocol,
+            router,
+            connector,
+            backoff: Backoff::new(config.backoff.clone()),
+            events: EventSink {
+                tx: Some(PollSender::new(events)),
+                pending: VecDeque::new(),
+                capacity: config.event_capacity,
+            },
+            config,
+            started: now,
+            ever_ready: false,
+            deadline_timer: Box::pin(tokio::time::sleep_until(now)),
+            deadline_armed: None,
+        }
+    }
+
+    fn set_state(&mut self, state: State) {
+        tracing::debug!(platform = self.protocol.name(), state = ?state, "state");
+        self.shared.state.send_replace(state.clone());
+        self.events.push(Event::State(state));
+    }
+
+    /// Runs until the client closes or stops on a fatal error.
+    pub(crate) async fn run(mut self) {
+        let span = tracing::info_span!("tether", platform = self.protocol.name());
+        let _enter = span.enter();
+        let (reason, fatal) = loop {
+            if self.shared.is_close_requested() {
+                break ("closed by client".to_owned(), false);
+            }
+            self.set_state(State::Connecting);
+            let exit = match self.connect().await {
+                None => Exit::Closed,
+                Some(Ok(transport)) => {
+                    Statistics::add(&self.shared.stats.connects, 1);
+                    self.drive(transport).await
+                }
+                Some(Err(e)) => Exit::Lost(e),
+            };
+            self.protocol.on_close();
+            self.shared.outbox().requeue_written();
+            let error = match exit {
+                Exit::Closed => break ("closed by client".to_owned(), false),
+                Exit::Lost(e) => e,
+            };
+            let disposition = match &error {
+                ConnectionError::ClosedByPeer { code, reason } => {
+                    self.protocol.classify_close(*code, reason)
+                }
+                other => other.disposition(),
+            };
+            let text = self.shared.redact(error.to_string());
+            let fatal = disposition == Disposition::Fatal;
+            tracing::warn!(error = %text, fatal, "connection lost");
+            self.events.push(Event::Disconnected {
+                error: text.clone(),
+                fatal,
+            });
+            if fatal {
+                break (text, true);
+            }
+            if !self.config.reconnect {
+                break (format!("{text} (reconnect disabled)"), false);
+            }
+            if self.backoff.exhausted() {
+                break (
+                    format!("gave up after {} attempts: {text}", self.backoff.attempt()),
+                    true,
+                );
+            }
+            let delay = self.backoff.next_delay();
+            Statistics::add(&self.shared.stats.reconnects, 1);
+            self.set_state(State::Reconnecting {
+                attempt: self.backoff.attempt(),
+                delay,
+            });
+            if !self.wait(delay).await {
+                break ("closed by client".to_owned(), false);
+            }
+        };
+        self.finish(reason, fatal).await;
+    }
+
+    /// One connection attempt with the connect timeout; `None` when a close was requested.
+    async fn connect(&mut self) -> Option<Result<BoxTransport, ConnectionError>> {
+        let attempt = self.connector.connect();
+        let limit = self.config.connect_timeout;
+        let mut attempt = Box::pin(tokio::time::timeout(limit, attempt));
+        poll_fn(|cx| {
+            if self.poll_maintenance(cx) {
+                return Poll::Ready(None);
+            }
+            match attempt.as_mut().poll(cx) {
+                Poll::Ready(Ok(result)) => Poll::Ready(Some(result)),
+                Poll::Ready(Err(_)) => {
+                    Poll::Ready(Some(Err(ConnectionError::ConnectTimeout(limit))))
+                }
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Waits out a backoff delay; `false` when a close was requested meanwhile.
+    async fn wait(&mut self, delay: Duration) -> bool {
+        let mut sleep = Box::pin(tokio::time::sleep(delay));
+        poll_fn(|cx| {
+            if self.poll_maintenance(cx) {
+                return Poll::Ready(false);
+            }
+            sleep.as_mut().poll(cx).map(|()| true)
+        })
+        .await
+    }
+
+    /// Duties that go on whether or not a connection is up: expiring deadlines,
+    /// reporting drops, pushing events. Returns `true` when a close was requested.
+    fn poll_maintenance(&mut self, cx: &mut Context<'_>) -> bool {
+        self.shared.waker.register(cx.waker());
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        let (dropped, next) = {
+            let mut ob = self.shared.outbox();
+            ob.expire(now, &mut expired);
+            (std::mem::take(&mut ob.dropped), ob.next_deadline())
+        };
+        for message in dropped {
+            self.events.push(Event::Dropped(message));
+        }
+        if !expired.is_empty() {
+            let results = expired.into_iter().map(|entry| {
+                self.events.push(Event::Undelivered {
+                    message: entry.message.clone(),
+                    reason: "deadline".into(),
+                });
+                let message = entry.message.clone();
+                (entry, Err(SendError::DeadlineExceeded(message)))
+            });
+            let results: Vec<_> = results.collect();
+            self.shared.finish(results);
+        }
+        if let Some(at) = next {
+            if self.deadline_armed != Some(at) {
+                self.deadline_timer.as_mut().reset(at);
+                self.deadline_armed = Some(at);
+            }
+            if self.deadline_timer.as_mut().poll(cx).is_ready() {
+                self.deadline_armed = None;
+                cx.waker().wake_by_ref();
+            }
+        }
+        self.events.poll_flush(cx);
+        self.shared.is_close_requested()
+    }
+
+    /// Drives one established connection until it ends.
+    async fn drive(&mut self, transport: BoxTransport) -> Exit {
+        let now = Instant::now();
+        let heartbeat = self.config.heartbeat;
+        let mut ping = tokio::time::interval_at(now + heartbeat, heartbeat);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let pings = transport.supports_ping();
+        let mut conn = Conn {
+            transport,
+            pings,
+            ready: false,
+            last_inbound: now,
+            watchdog: Box::pin(tokio::time::sleep_until(
+                now + heartbeat + self.config.dead_after,
+            )),
+            ping,
+            ping_due: false,
+            app_heartbeat: None,
+            app_heartbeat_due: false,
+            control: VecDeque::new(),
+            wire: VecDeque::new(),
+            last_written: None,
+            needs_flush: false,
+            closing: None,
+            peer_close: None,
+        };
+        self.set_state(State::Open);
+        let mut out = Output::default();
+        self.protocol.on_open(&mut out);
+        let exit = match self.apply(&mut conn, out, true) {
+            Err(e) => Exit::Lost(e),
+            Ok(()) => poll_fn(|cx| self.poll_connection(&mut conn, cx)).await,
+        };
+        if let Exit::Lost(ConnectionError::ProtocolViolation { .. }) = &exit {
+            // Let the close frame tether queued (1002/1007/1009) reach the peer.
+            let transport = &mut conn.transport;
+            let _ = tokio::time::timeout(
+                self.config.close_timeout,
+                poll_fn(|cx| transport.poll_close(cx)),
+            )
+            .await;
+        }
+        exit
+    }
+
+    fn poll_connection(&mut self, conn: &mut Conn, cx: &mut Context<'_>) -> Poll<Exit> {
+        let close_requested = self.poll_maintenance(cx);
+
+        // A requested close: send the close frame, wait for the handshake (bounded).
+        if close_requested && conn.closing.is_none() {
+            self.set_state(State::Closing);
+            let _ = conn.transport.start_close(1000, "");
+            conn.closing = Some(Box::pin(tokio::time::sleep(self.config.close_timeout)));
+        }
+        if let Some(limit) = conn.closing.as_mut() {
+            self.events.poll_flush(cx);
+            if conn.transport.poll_close(cx).is_ready() || limit.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Exit::Closed);
+            }
+            return Poll::Pending;
+        }
+
+        // Timers.
+        if conn.pings {
+            let deadline = conn.last_inbound + self.config.heartbeat + self.config.dead_after;
+            if Instant::now() >= deadline {
+                let silent = Instant::now() - conn.last_inbound;
+                return Poll::Ready(Exit::Lost(ConnectionError::DeadPeer(silent)));
+            }
+            if conn.watchdog.deadline() != deadline {
+                conn.watchdog.as_mut().reset(deadline);
+            }
+            if conn.watchdog.as_mut().poll(cx).is_ready() {
+                let silent = Instant::now() - conn.last_inbound;
+                return Poll::Ready(Exit::Lost(ConnectionError::DeadPeer(silent)));
+            }
+            while conn.ping.poll_tick(cx).is_ready() {
+                conn.ping_due = true;
+            }
+        }
+        if let Some((_, interval)) = conn.app_heartbeat.as_mut() {
+            while interval.poll_tick(cx).is_ready() {
+                conn.app_heartbeat_due = true;
+            }
+        }
+
+        // Read.
+        let mut budget = READ_BUDGET;
+        while budget > 0 && self.events.has_room() {
+            match conn.transport.poll_recv(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None) => {
+                    let error = match conn.peer_close.take() {
+                        Some((code, reason)) => ConnectionError::ClosedByPeer { code, reason },
+                        None => ConnectionError::Eof,
+                    };
+                    return Poll::Ready(Exit::Lost(error));
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Exit::Lost(e)),
+                Poll::Ready(Some(Ok(received))) => {
+                    conn.last_inbound = Instant::now();
+                    if let Err(e) = self.on_received(conn, received) {
+                        return Poll::Ready(Exit::Lost(e));
+                    }
+                }
+            }
+            budget -= 1;
+        }
+        if budget == 0 {
+            cx.waker().wake_by_ref();
+        } else if !self.events.has_room() {
+            // Reading paused for a slow event consumer: the silence is ours, not the peer's.
+            conn.last_inbound = Instant::now();
+        }
+        self.events.poll_flush(cx);
+
+        // Write.
+        match self.poll_write(conn, cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Exit::Lost(e)),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Writes pings, control frames, the app heartbeat and then the outbox, and flushes
+    /// once for the whole batch. `Ready(Err)` ends the connection.
+    fn poll_write(
+        &mut self,
+        conn: &mut Conn,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), ConnectionError>> {
+        let stats = &self.shared.stats;
+        let mut budget = WRITE_BUDGET;
+        loop {
+            let has_work = conn.ping_due
+                || !conn.control.is_empty()
+                || conn.app_heartbeat_due
+                || (conn.ready && (!conn.wire.is_empty() || self.shared.outbox().unsent_len() > 0));
+            if !has_work {
+                break;
+            }
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+                break;
+            }
+            match conn.transport.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => break,
+            }
+            budget -= 1;
+            conn.needs_flush = true;
+            if conn.ping_due {
+                conn.ping_due = false;
+                let micros =
+                    u64::try_from((Instant::now() - self.started).as_micros()).unwrap_or(0);
+                conn.transport
+                    .start_ping(Bytes::copy_from_slice(&micros.to_be_bytes()))?;
+                continue;
+            }
+            if let Some(frame) = conn.control.pop_front() {
+                Statistics::add(&stats.messages_out, 1);
+                Statistics::add(&stats.bytes_out, frame.len() as u64);
+                conn.transport.start_send(frame)?;
+                continue;
+            }
+            if conn.app_heartbeat_due {
+                conn.app_heartbeat_due = false;
+                if let Some(frame) = self.protocol.heartbeat() {
+                    Statistics::add(&stats.messages_out, 1);
+                    Statistics::add(&stats.bytes_out, frame.len() as u64);
+                    conn.transport.start_send(frame)?;
+                }
+                continue;
+            }
+            if conn.wire.is_empty() {
+                self.shared.outbox().take_unsent(TAKE_BATCH, &mut conn.wire);
+            }
+            if let Some((seq, frame)) = conn.wire.pop_front() {
+                Statistics::add(&stats.messages_out, 1);
+                Statistics::add(&stats.bytes_out, frame.len() as u64);
+                conn.transport.start_send(frame)?;
+                conn.last_written = Some(seq);
+            }
+        }
+        if conn.needs_flush {
+            match conn.transport.poll_flush(cx) {
+                Poll::Ready(Ok(())) => {
+                    conn.needs_flush = false;
+                    if let Some(seq) = conn.last_written {
+                        let mut delivered = Vec::new();
+                        self.shared.outbox().flushed_through(seq, &mut delivered);
+                        let results = delivered
+                            .into_iter()
+                            .map(|e| (e, Ok(Delivered { reply: None })));
+                        self.shared.finish(results);
+                    }
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        Poll::Pending
+    }
+
+    fn on_received(&mut self, conn: &mut Conn, received: Received) -> Result<(), ConnectionError> {
+        match received {
+            Received::Frame(frame) => {
+                let stats = &self.shared.stats;
+                Statistics::add(&stats.bytes_in, frame.len() as u64);
+                let mut out = Output::default();
+                let decoded = self.protocol.on_frame(frame.clone(), &mut out);
+                match &decoded {
+                    Ok(()) => {}
+                    Err(e) => {
+                        Statistics::add(&stats.decode_errors, 1);
+                        let excerpt = self.shared.redact(frame.excerpt(120));
+                        tracing::warn!(reason = %e.reason, excerpt = %excerpt, "cannot decode inbound message");
+                        self.events.push(Event::DecodeError {
+                            reason: e.reason.clone(),
+                            excerpt,
+                        });
+                    }
+                }
+                // What failed to decode may be shown on the event stream, never routed.
+                self.apply(conn, out, decoded.is_ok())?;
+                self.refresh_app_heartbeat(conn);
+            }
+            Received::Pong(payload) => {
+                if let Ok(bytes) = <[u8; 8]>::try_from(&payload[..]) {
+                    let sent = self.started + Duration::from_micros(u64::from_be_bytes(bytes));
+                    let now = Instant::now();
+                    if sent <= now {
+                        Statistics::set_duration(&self.shared.stats.rtt_micros, now - sent);
+                    }
+                }
+            }
+            Received::Ping => {}
+            Received::Close { code, reason } => {
+                let reason = self.shared.redact(reason);
+                tracing::debug!(?code, reason = %reason, "peer sent a close frame");
+                conn.peer_close = Some((code, reason));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies what the platform produced: control frames, inbound messages (acks,
+    /// handlers, events), readiness, a fatal error.
+    fn apply(
+        &mut self,
+        conn: &mut Conn,
+        out: Output<P::Event>,
+        route: bool,
+    ) -> Result<(), ConnectionError> {
+        conn.control.extend(out.control);
+        if out.ready && !conn.ready {
+            conn.ready = true;
+            self.backoff.reset();
+            if !self.ever_ready {
+                self.ever_ready = true;
+                Statistics::set_duration(
+                    &self.shared.stats.first_ready_micros,
+                    self.started.elapsed(),
+                );
+            }
+            self.set_state(State::Ready);
+        }
+        for inbound in out.inbound {
+            Statistics::add(&self.shared.stats.messages_in, 1);
+            if let Some(ack) = inbound.ack {
+                let entry = self.shared.outbox().take_acked(&ack.key);
+                if let Some(entry) = entry {
+                    Statistics::add(&self.shared.stats.acked, 1);
+                    let result = match &ack.outcome {
+                        AckOutcome::Accepted => Ok(Delivered {
+                            reply: Some(inbound.event.clone()),
+                        }),
+                        AckOutcome::Rejected(reason) => {
+                            let reason = self.shared.redact(reason.clone());
+                            self.events.push(Event::Undelivered {
+                                message: entry.message.clone(),
+                                reason: format!("rejected: {reason}"),
+                            });
+                            Err(SendError::Rejected {
+                                message: entry.message.clone(),
+                                reason,
+                            })
+                        }
+                    };
+                    self.shared.finish([(entry, result)]);
+                    self.events.push(Event::Ack {
+                        key: ack.key,
+                        outcome: ack.outcome,
+                    });
+                }
+            }
+            if route && !self.router.is_empty() {
+                self.route(inbound.name.as_deref(), &inbound.event);
+            }
+            self.events.push(Event::Message(inbound.event));
+        }
+        match out.fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn route(&mut self, name: Option<&str>, event: &P::Event) {
+        let mut replies = Vec::new();
+        let mut failures: Vec<HandlerFailure> = Vec::new();
+        self.router
+            .dispatch(name, event, &mut replies, &mut failures);
+        for failure in failures {
+            Statistics::add(&self.shared.stats.handler_errors, 1);
+            let error = self.shared.redact(failure.error);
+            tracing::warn!(event = ?failure.event, error = %error, "handler failed");
+            self.events.push(Event::HandlerError {
+                event: failure.event,
+                error,
+            });
+        }
+        for reply in replies {
+            // The actor cannot wait for room; a reply that does not fit is reported.
+            match self.shared.permits.try_acquire() {
+                Ok(permit) => {
+                    permit.forget();
+                    self.shared.outbox().push(reply, Instant::now(), None);
+                }
+                Err(_) => {
+                    Statistics::add(&self.shared.stats.handler_errors, 1);
+                    self.events.push(Event::Undelivered {
+                        message: reply,
+                        reason: "outbox full".into(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn refresh_app_heartbeat(&mut self, conn: &mut Conn) {
+        let wanted = self.protocol.heartbeat_interval();
+        let current = conn.app_heartbeat.as_ref().map(|(d, _)| *d);
+        if wanted != current {
+            conn.app_heartbeat = wanted.filter(|d| !d.is_zero()).map(|every| {
+                let mut interval = tokio::time::interval_at(Instant::now() + every, every);
+                interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                (every, interval)
+            });
+        }
+    }
+
+    /// The client stops: every message still held is handed back, the state becomes
+    /// Closed, and the remaining events are delivered (bounded by the close timeout).
+    async fn finish(&mut self, reason: String, fatal: bool) {
+        let entries: Vec<Entry<P::Event>> = self.shared.outbox().close();
+        self.shared.permits.close();
+        let results: Vec<_> = entries
+            .into_iter()
+            .map(|entry| {
+                let message = entry.message.clone();
+                self.events.push(Event::Undelivered {
+                    message: message.clone(),
+                    reason: if fatal {
+                        "fatal".into()
+                    } else {
+                        "closed".into()
+                    },
+                });
+                let error = if fatal {
+                    SendError::Fatal {
+                        message,
+                        reason: reason.clone(),
+                    }
+                } else {
+                    SendError::Closed(message)
+                };
+                (entry, Err(error))
+            })
+            .collect();
+        self.shared.finish(results);
+        self.shared.emptied.notify_waiters();
+        tracing::info!(reason = %reason, fatal, "client closed");
+        self.set_state(State::Closed { reason, fatal });
+        self.events.flush_within(self.config.close_timeout).await;
+    }
+}

@@ -1,0 +1,81 @@
+//! # tether
+//!
+//! Keeps a client attached to a realtime server: connect, log in, heartbeat, notice a
+//! dead peer, reconnect politely, never lose or reorder an outbound message, route
+//! inbound events to handlers, pair requests with replies, dry-run any message.
+//!
+//! One engine (a connection actor behind a cloneable [`Client`] handle) drives any
+//! platform that implements the sans-IO [`Protocol`] trait, over WebSocket or a framed
+//! TCP stream (see [`transport`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tether::{Client, ClientConfig, raw::Raw};
+//! use serde_json::json;
+//!
+//! let raw = Raw::json().ack_field("id");
+//! let (client, mut events) = Client::builder(raw.clone())
+//!     .url("ws://127.0.0.1:8700/")
+//!     .config(ClientConfig::default())
+//!     .start()?;
+//! let receipt = client.send(raw.encode(&json!({"id": 1, "text": "hello"}))).await?;
+//! receipt.await?; // delivered: the server acknowledged id 1
+//! while let Some(event) = events.recv().await {
+//!     println!("{event:?}");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! ## Promises
+//! - **Nothing lost silently.** Every message handed to [`Client::send`] is delivered or
+//!   handed back with its [`SendError`] (or, under `DropOldest`, in the
+//!   [`Event::Dropped`] event). *Delivered* means acknowledged when the message has an
+//!   [`AckKey`]; otherwise written and flushed. Without acknowledgements, bytes already in
+//!   a socket that then dies cannot be recovered by anyone: declare acks wherever the
+//!   protocol allows them. Unacknowledged messages are replayed after a reconnect, in
+//!   their original order, before anything newer, after the platform's login.
+//! - **Bounded memory.** The outbox has a capacity and a [`Policy`]; the event stream is
+//!   bounded too (reading pauses while its consumer lags).
+//! - **Dead peers are noticed** within `heartbeat + dead_after` on WebSocket, even while
+//!   the writer is blocked on a full socket.
+//! - **Reconnect politely**: exponential backoff with full jitter and a cap; fatal errors
+//!   (refused token) stop the client instead.
+//! - **One bad message never stops the client**; handler errors and panics are isolated.
+//! - **Observable**: [`State`] watch, [`Event`] stream, [`StatsSnapshot`], `tracing` spans;
+//!   secrets ([`Secret`]) never appear in logs, errors, events or `Debug`.
+#![warn(missing_docs)]
+
+mod backoff;
+mod client;
+mod config;
+mod engine;
+mod error;
+mod event;
+mod frame;
+mod outbox;
+mod outgoing;
+mod platform;
+mod protocol;
+mod router;
+mod secret;
+mod shared;
+mod state;
+pub mod transport;
+
+pub use client::{BuildError, Client, ClientBuilder, Receipt};
+pub use config::{BackoffConfig, ClientConfig, Policy};
+pub use error::{
+    ConfigError, ConnectionError, Disposition, RequestError, SendError, default_close_disposition,
+};
+pub use event::{Event, Events};
+pub use frame::Frame;
+pub use outbox::Delivered;
+pub use outgoing::{AckKey, Outgoing};
+#[cfg(feature = "raw")]
+pub use platform::raw;
+pub use protocol::{
+    Ack, AckOutcome, CodecError, CodecFactory, DecodeError, FrameCodec, Inbound, Output, Protocol,
+};
+pub use router::{BoxError, HandlerResult};
+pub use secret::Secret;
+pub use state::{State, Statistics, StatsSnapshot};

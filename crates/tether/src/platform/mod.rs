@@ -1,0 +1,4 @@
+//! Platforms: one module per platform, each a sans-IO [`crate::Protocol`].
+
+#[cfg(feature = "raw")]
+pub mod raw;

@@ -1,0 +1,100 @@
+//! State shared by the client handles and the connection actor.
+
+use std::sync::{
+    Mutex, MutexGuard,
+    atomic::{AtomicBool, Ordering},
+};
+
+use futures_util::task::AtomicWaker;
+use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::{
+    config::{ClientConfig, Policy},
+    error::SendError,
+    outbox::{Delivered, Entry, Outbox},
+    secret::Secret,
+    state::{State, Statistics},
+};
+
+pub(crate) struct Shared<E> {
+    outbox: Mutex<Outbox<E>>,
+    /// One permit per free outbox slot.
+    pub(crate) permits: Semaphore,
+    /// Wakes the actor when a message is queued or a close is requested.
+    pub(crate) waker: AtomicWaker,
+    pub(crate) state: watch::Sender<State>,
+    pub(crate) stats: Statistics,
+    /// Notified whenever the outbox becomes empty.
+    pub(crate) emptied: Notify,
+    pub(crate) close_requested: AtomicBool,
+    pub(crate) policy: Policy,
+    pub(crate) capacity: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) request_timeout: std::time::Duration,
+    secrets: Vec<Secret>,
+}
+
+impl<E> Shared<E> {
+    pub(crate) fn new(config: &ClientConfig) -> Self {
+        let mut secrets: Vec<Secret> = config.token.iter().cloned().collect();
+        secrets.extend(config.headers.iter().map(|(_, v)| v.clone()));
+        Self {
+            outbox: Mutex::new(Outbox::default()),
+            permits: Semaphore::new(config.outbox_capacity),
+            waker: AtomicWaker::new(),
+            state: watch::Sender::new(State::Connecting),
+            stats: Statistics::default(),
+            emptied: Notify::new(),
+            close_requested: AtomicBool::new(false),
+            policy: config.policy,
+            capacity: config.outbox_capacity,
+            max_message_size: config.max_message_size,
+            request_timeout: config.request_timeout,
+            secrets,
+        }
+    }
+
+    /// Locks the outbox. A poisoned lock (a panic while holding it) is recovered: the
+    /// outbox's queues are always left consistent between statements.
+    pub(crate) fn outbox(&self) -> MutexGuard<'_, Outbox<E>> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Resolves entries that left the outbox and frees their slots.
+    pub(crate) fn finish(
+        &self,
+        entries: impl IntoIterator<Item = (Entry<E>, Result<Delivered<E>, SendError>)>,
+    ) {
+        let mut n = 0;
+        for (entry, result) in entries {
+            entry.resolve(result);
+            n += 1;
+        }
+        if n > 0 {
+            self.permits.add_permits(n);
+            if self.outbox().len() == 0 {
+                self.emptied.notify_waiters();
+            }
+        }
+    }
+
+    pub(crate) fn is_close_requested(&self) -> bool {
+        self.close_requested.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn request_close(&self) {
+        self.close_requested.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Removes every configured secret from text bound for a log, an error or an event.
+    pub(crate) fn redact(&self, text: impl Into<String>) -> String {
+        let mut text = text.into();
+        for s in &self.secrets {
+            text = s.scrub(&text);
+        }
+        text
+    }
+}

@@ -1,0 +1,70 @@
+//! rustls client configuration: webpki roots, plus a CA file's roots when given.
+//! Verification is always on; there is no "insecure" switch.
+
+use std::{path::Path, sync::Arc};
+
+use rustls_pki_types::{CertificateDer, ServerName, pem::PemObject};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::{TlsConnector, client::TlsStream};
+
+use crate::error::ConnectionError;
+
+/// A TLS connector trusting the webpki roots and, if given, the certificates in `ca_file`.
+///
+/// # Errors
+/// [`ConnectionError::Tls`] when the file cannot be read or holds no certificate.
+pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, ConnectionError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| {
+                ConnectionError::Tls(format!("cannot read CA file {}: {e}", path.display()))
+            })?
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                ConnectionError::Tls(format!("bad PEM in CA file {}: {e}", path.display()))
+            })?;
+        if certs.is_empty() {
+            return Err(ConnectionError::Tls(format!(
+                "CA file {} holds no certificate",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| {
+                ConnectionError::Tls(format!("bad certificate in {}: {e}", path.display()))
+            })?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectionError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// Runs the TLS handshake for `host` over `stream`.
+pub(crate) async fn wrap<S>(
+    connector: &TlsConnector,
+    host: &str,
+    stream: S,
+) -> Result<TlsStream<S>, ConnectionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| ConnectionError::InvalidUrl(format!("{host}: {e}")))?;
+    connector.connect(name, stream).await.map_err(|e| {
+        // rustls reports verification failures as InvalidData io errors.
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            ConnectionError::Tls(format!(
+                "certificate of {host} not trusted or handshake failed: {e}"
+            ))
+        } else {
+            ConnectionError::Io(e)
+        }
+    })
+}

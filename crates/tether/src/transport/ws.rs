@@ -1,0 +1,187 @@
+//! WebSocket transport over tokio-websockets.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_sink::Sink;
+use http::{HeaderName, HeaderValue};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_websockets::{ClientBuilder, CloseCode, Limits, Message, WebSocketStream};
+
+use super::{BoxTransport, Endpoint, Received, Transport};
+use crate::{config::ClientConfig, error::ConnectionError, frame::Frame};
+
+/// Flush before accepting more once this much is buffered: large enough that many small
+/// messages share one write syscall.
+const FLUSH_THRESHOLD: usize = 256 * 1024;
+
+struct WsTransport<S> {
+    ws: WebSocketStream<S>,
+}
+
+fn builder(config: &ClientConfig) -> ClientBuilder<'static> {
+    ClientBuilder::new()
+        .limits(Limits::default().max_payload_len(Some(config.max_message_size)))
+        .config(tokio_websockets::Config::default().flush_threshold(FLUSH_THRESHOLD))
+}
+
+/// Takes over a stream on which the WebSocket upgrade already happened (client role).
+pub fn websocket<S>(stream: S, config: &ClientConfig) -> BoxTransport
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    Box::new(WsTransport {
+        ws: builder(config).take_over(stream),
+    })
+}
+
+/// Runs the WebSocket upgrade for `endpoint` over `stream` (TLS already done if any),
+/// sending the configured token as `Authorization: Bearer` and the extra headers.
+///
+/// # Errors
+/// [`ConnectionError::UpgradeRefused`] with the HTTP status when the server refuses.
+pub async fn websocket_handshake<S>(
+    stream: S,
+    endpoint: &Endpoint,
+    config: &ClientConfig,
+) -> Result<BoxTransport, ConnectionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut b = builder(config)
+        .uri(&endpoint.uri().to_string())
+        .map_err(|e| ConnectionError::InvalidUrl(format!("{}: {e}", endpoint.uri())))?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(token) = &config.token {
+        headers.push(("authorization".into(), format!("Bearer {}", token.expose())));
+    }
+    for (name, value) in &config.headers {
+        headers.push((name.clone(), value.expose().to_owned()));
+    }
+    for (name, value) in headers {
+        let name = HeaderName::try_from(name.as_str())
+            .map_err(|_| ConnectionError::InvalidUrl(format!("invalid header name {name:?}")))?;
+        let mut value = HeaderValue::try_from(value)
+            .map_err(|_| ConnectionError::InvalidUrl(format!("invalid value for header {name}")))?;
+        value.set_sensitive(true);
+        b = b.add_header(name, value).map_err(map_error)?;
+    }
+    let (ws, _response) = b.connect_on(stream).await.map_err(map_error)?;
+    Ok(Box::new(WsTransport { ws }))
+}
+
+/// Maps a tokio-websockets error onto what the engine acts on.
+pub(crate) fn map_error(e: tokio_websockets::Error) -> ConnectionError {
+    use tokio_websockets::{Error, proto::ProtocolError};
+    match e {
+        Error::Io(io) => ConnectionError::Io(io),
+        Error::Protocol(p) => {
+            let code = if matches!(p, ProtocolError::InvalidUtf8) {
+                1007
+            } else {
+                1002
+            };
+            ConnectionError::ProtocolViolation {
+                code,
+                detail: p.to_string(),
+            }
+        }
+        Error::PayloadTooLong { len, max_len } => ConnectionError::ProtocolViolation {
+            code: 1009,
+            detail: format!("message of {len} bytes exceeds the limit of {max_len}"),
+        },
+        Error::AlreadyClosed => ConnectionError::Eof,
+        Error::Upgrade(tokio_websockets::upgrade::Error::DidNotSwitchProtocols(status)) => {
+            ConnectionError::UpgradeRefused(status)
+        }
+        Error::Upgrade(u) => ConnectionError::Handshake(u.to_string()),
+        Error::Rustls(t) => ConnectionError::Tls(t.to_string()),
+        Error::InvalidDNSName(d) => ConnectionError::InvalidUrl(d.to_string()),
+        Error::CannotResolveHost => ConnectionError::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "cannot resolve host",
+        )),
+        other => ConnectionError::Handshake(other.to_string()),
+    }
+}
+
+impl<S> Transport for WsTransport<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Received, ConnectionError>>> {
+        let msg = match Pin::new(&mut self.ws).poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(map_error(e)))),
+            Poll::Ready(Some(Ok(msg))) => msg,
+        };
+        let received = if msg.is_text() {
+            // tokio-websockets validated the UTF-8 (1007 otherwise).
+            Received::Frame(Frame::Text(Bytes::from(msg.into_payload())))
+        } else if msg.is_binary() {
+            Received::Frame(Frame::Binary(Bytes::from(msg.into_payload())))
+        } else if msg.is_ping() {
+            Received::Ping
+        } else if msg.is_pong() {
+            Received::Pong(Bytes::from(msg.into_payload()))
+        } else if let Some((code, reason)) = msg.as_close() {
+            let code = u16::from(code);
+            // 1005 (no status) is how tokio-websockets reports a close frame without a code.
+            Received::Close {
+                code: (code != 1005).then_some(code),
+                reason: reason.to_owned(),
+            }
+        } else {
+            Received::Close {
+                code: None,
+                reason: String::new(),
+            }
+        };
+        Poll::Ready(Some(Ok(received)))
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {
+        Pin::new(&mut self.ws).poll_ready(cx).map_err(map_error)
+    }
+
+    fn start_send(&mut self, frame: Frame) -> Result<(), ConnectionError> {
+        let msg = match frame {
+            Frame::Text(b) => Message::text(b),
+            Frame::Binary(b) => Message::binary(b),
+        };
+        Pin::new(&mut self.ws).start_send(msg).map_err(map_error)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {
+        Pin::new(&mut self.ws).poll_flush(cx).map_err(map_error)
+    }
+
+    fn supports_ping(&self) -> bool {
+        true
+    }
+
+    fn start_ping(&mut self, payload: Bytes) -> Result<(), ConnectionError> {
+        Pin::new(&mut self.ws)
+            .start_send(Message::ping(payload))
+            .map_err(map_error)
+    }
+
+    fn start_close(&mut self, code: u16, reason: &str) -> Result<(), ConnectionError> {
+        let code = CloseCode::try_from(code).ok();
+        Pin::new(&mut self.ws)
+            .start_send(Message::close(code, reason))
+            .map_err(map_error)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {
+        Pin::new(&mut self.ws).poll_close(cx).map_err(map_error)
+    }
+}

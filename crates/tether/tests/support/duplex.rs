@@ -1,0 +1,89 @@
+//! An in-memory "network" for paused-time tests: each connect attempt creates a
+//! `tokio::io::duplex` pair; the test receives the server half (as a WebSocket).
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::{SinkExt, StreamExt};
+use tether::{ClientConfig, ConnectionError, transport};
+use tokio::{io::DuplexStream, sync::mpsc};
+use tokio_websockets::{Message, ServerBuilder, WebSocketStream};
+
+/// What the next connect attempt does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[allow(dead_code)]
+pub enum Next {
+    /// Hand out a duplex pair.
+    Accept,
+    /// Fail with "connection refused".
+    Refuse,
+    /// Never complete (the connect timeout applies).
+    Hang,
+}
+
+pub struct Network {
+    pub servers: mpsc::UnboundedReceiver<WebSocketStream<DuplexStream>>,
+    pub next: Arc<Mutex<Next>>,
+    pub attempts: Arc<Mutex<u32>>,
+}
+
+/// A connector for `ClientBuilder::connector` plus the test's side.
+pub fn network(buffer: usize, config: ClientConfig) -> (impl tether::transport::Connect, Network) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let next = Arc::new(Mutex::new(Next::Accept));
+    let attempts = Arc::new(Mutex::new(0));
+    let (n, a) = (next.clone(), attempts.clone());
+    let connector = move || {
+        let tx = tx.clone();
+        let mode = *n.lock().unwrap();
+        *a.lock().unwrap() += 1;
+        let config = config.clone();
+        async move {
+            match mode {
+                Next::Refuse => Err(ConnectionError::Io(
+                    std::io::ErrorKind::ConnectionRefused.into(),
+                )),
+                Next::Hang => std::future::pending().await,
+                Next::Accept => {
+                    let (client, server) = tokio::io::duplex(buffer);
+                    let _ = tx.send(ServerBuilder::new().serve(server));
+                    Ok(transport::websocket(client, &config))
+                }
+            }
+        }
+    };
+    (
+        connector,
+        Network {
+            servers: rx,
+            next,
+            attempts,
+        },
+    )
+}
+
+/// Reads the next text message on a server socket (skipping pings).
+#[allow(dead_code)]
+pub async fn next_text(ws: &mut WebSocketStream<DuplexStream>) -> Option<String> {
+    loop {
+        let msg = ws.next().await?.ok()?;
+        if let Some(t) = msg.as_text() {
+            return Some(t.to_owned());
+        }
+        if msg.is_close() {
+            return None;
+        }
+    }
+}
+
+/// Echoes every text message until the connection ends; returns what it saw.
+#[allow(dead_code)]
+pub async fn echo(mut ws: WebSocketStream<DuplexStream>, log: Arc<Mutex<Vec<String>>>) {
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Some(t) = msg.as_text() {
+            log.lock().unwrap().push(t.to_owned());
+            if ws.send(Message::text(t.to_owned())).await.is_err() {
+                break;
+            }
+        }
+    }
+}
