@@ -136,7 +136,7 @@ impl<P: Protocol> ClientBuilder<P> {
     ///
     /// # Panics
     /// Outside a tokio runtime.
-    pub fn start(self) -> Result<(Client<P::Event>, Events<P::Event>), BuildError> {
+    pub fn start(self) -> Result<Started<P::Event>, BuildError> {
         self.config.validate()?;
         let connector: Box<dyn Connect> = match (self.connector, &self.url) {
             (Some(c), _) => c,
@@ -164,6 +164,9 @@ impl<P: Protocol> ClientBuilder<P> {
         Ok((Client { shared }, Events { rx }))
     }
 }
+
+/// What [`ClientBuilder::start`] returns: the handle and the event stream.
+pub type Started<E> = (Client<E>, Events<E>);
 
 /// A handle to a running client. Cheap to clone; every clone talks to the same actor.
 pub struct Client<E> {

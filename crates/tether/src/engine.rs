@@ -118,6 +118,7 @@ struct Conn {
     last_written: Option<u64>,
     needs_flush: bool,
     closing: Option<Pin<Box<Sleep>>>,
+    read_done: bool,
     peer_close: Option<(Option<u16>, String)>,
 }
 
@@ -327,6 +328,7 @@ impl<P: Protocol> Engine<P> {
             last_written: None,
             needs_flush: false,
             closing: None,
+            read_done: false,
             peer_close: None,
         };
         self.set_state(State::Open);
@@ -357,12 +359,8 @@ impl<P: Protocol> Engine<P> {
             let _ = conn.transport.start_close(1000, "");
             conn.closing = Some(Box::pin(tokio::time::sleep(self.config.close_timeout)));
         }
-        if let Some(limit) = conn.closing.as_mut() {
-            self.events.poll_flush(cx);
-            if conn.transport.poll_close(cx).is_ready() || limit.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Exit::Closed);
-            }
-            return Poll::Pending;
+        if conn.closing.is_some() {
+            return self.poll_closing(conn, cx);
         }
 
         // Timers.
@@ -423,6 +421,49 @@ impl<P: Protocol> Engine<P> {
         match self.poll_write(conn, cx) {
             Poll::Ready(Err(e)) => Poll::Ready(Exit::Lost(e)),
             _ => Poll::Pending,
+        }
+    }
+
+    /// After our close frame: keep delivering what the peer sent before its close (late
+    /// replies and acks count), then finish the handshake; bounded by the close timeout.
+    fn poll_closing(&mut self, conn: &mut Conn, cx: &mut Context<'_>) -> Poll<Exit> {
+        self.events.poll_flush(cx);
+        if !conn.read_done {
+            let mut budget = READ_BUDGET;
+            while budget > 0 && self.events.has_room() {
+                match conn.transport.poll_recv(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(Some(Ok(received))) => {
+                        // A platform error this late changes nothing: we are closing.
+                        let _ = self.on_received(conn, received);
+                    }
+                    Poll::Ready(Some(Err(_)) | None) => {
+                        conn.read_done = true;
+                        break;
+                    }
+                }
+                budget -= 1;
+            }
+            if budget == 0 {
+                cx.waker().wake_by_ref();
+            }
+            self.events.poll_flush(cx);
+        }
+        if conn.read_done && conn.transport.poll_close(cx).is_ready() {
+            return Poll::Ready(Exit::Closed);
+        }
+        if !conn.read_done {
+            // Push our close frame out while waiting for the peer's.
+            let _ = conn.transport.poll_flush(cx);
+        }
+        let expired = conn
+            .closing
+            .as_mut()
+            .is_some_and(|limit| limit.as_mut().poll(cx).is_ready());
+        if expired {
+            Poll::Ready(Exit::Closed)
+        } else {
+            Poll::Pending
         }
     }
 

@@ -62,7 +62,7 @@ mod shared;
 mod state;
 pub mod transport;
 
-pub use client::{BuildError, Client, ClientBuilder, Receipt};
+pub use client::{BuildError, Client, ClientBuilder, Receipt, Started};
 pub use config::{BackoffConfig, ClientConfig, Policy};
 pub use error::{
     ConfigError, ConnectionError, Disposition, RequestError, SendError, default_close_disposition,

@@ -33,8 +33,7 @@ fn config() -> ClientConfig {
 
 async fn wait_state(client: &Client<RawMessage>, pred: impl Fn(&State) -> bool) -> State {
     let mut rx = client.state();
-    let s = rx.wait_for(|s| pred(s)).await.unwrap().clone();
-    s
+    rx.wait_for(|s| pred(s)).await.unwrap().clone()
 }
 
 fn text(i: usize, pad: usize) -> String {

@@ -40,6 +40,15 @@ impl Encoder<Frame> for CodecAdapter {
 
 struct FramedTransport<S> {
     framed: Framed<S, CodecAdapter>,
+    /// After `start_close`: our write side is shut down before reading on to EOF.
+    shutdown: Shutdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shutdown {
+    Open,
+    Requested,
+    Done,
 }
 
 fn map_codec(e: CodecError) -> ConnectionError {
@@ -60,7 +69,10 @@ where
 {
     let mut framed = Framed::new(stream, CodecAdapter(codec));
     framed.set_backpressure_boundary(256 * 1024);
-    Box::new(FramedTransport { framed })
+    Box::new(FramedTransport {
+        framed,
+        shutdown: Shutdown::Open,
+    })
 }
 
 /// Turns TCP keepalive on, probing after `idle` of silence, so a dead peer is noticed
@@ -71,6 +83,21 @@ pub(crate) fn set_keepalive(stream: &tokio::net::TcpStream, idle: Duration) {
         .with_interval(idle);
     if let Err(e) = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive) {
         tracing::debug!(error = %e, "cannot set TCP keepalive");
+    }
+}
+
+impl<S> FramedTransport<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    fn poll_shut_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {
+        if self.shutdown != Shutdown::Done {
+            let result =
+                std::task::ready!(Pin::new(&mut self.framed).poll_close(cx)).map_err(map_codec);
+            self.shutdown = Shutdown::Done;
+            return Poll::Ready(result);
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -110,10 +137,13 @@ where
     }
 
     fn start_close(&mut self, _code: u16, _reason: &str) -> Result<(), ConnectionError> {
+        if self.shutdown == Shutdown::Open {
+            self.shutdown = Shutdown::Requested;
+        }
         Ok(())
     }
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {
-        Pin::new(&mut self.framed).poll_close(cx).map_err(map_codec)
+        self.poll_shut_write(cx)
     }
 }

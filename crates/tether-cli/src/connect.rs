@@ -1,0 +1,307 @@
+//! `tether connect URL`: stdin lines → messages, received messages → stdout JSON lines.
+
+use std::{
+    io::{IsTerminal, Write},
+    path::PathBuf,
+    time::Duration,
+};
+
+use clap::{Args, ValueEnum};
+use tether::{
+    BackoffConfig, Client, ClientConfig, Event, Events, Policy, State, raw::Raw, raw::RawMessage,
+};
+use tokio::{
+    io::AsyncBufReadExt,
+    sync::{mpsc, oneshot},
+};
+
+use crate::{interactive, output};
+
+/// Exit codes of the CLI contract.
+pub mod exit {
+    /// Everything delivered.
+    pub const OK: u8 = 0;
+    /// Messages undelivered (drain timeout, closed with messages pending).
+    pub const UNDELIVERED: u8 = 1;
+    /// Bad usage.
+    pub const USAGE: u8 = 2;
+    /// A fatal error (e.g. token refused).
+    pub const FATAL: u8 = 3;
+}
+
+/// Which platform's client runs the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// JSON values (or `--text` lines) over WebSocket, JSON lines over tcp:// / tls://.
+    Raw,
+}
+
+/// What to do when the outbox is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    /// Wait for room (stdin reading pauses).
+    Backpressure,
+    /// Refuse the line (reported on stderr).
+    Reject,
+    /// Drop the oldest queued message (reported as a `dropped` event).
+    DropOldest,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 undelivered, 2 usage, 3 fatal (e.g. token refused).\n\
+Each stdin line is one message (for raw: one JSON value; --text: the line verbatim); blank lines are skipped.\n\
+A line that is not valid gets `stdin line N: reason` on stderr and the rest go on."
+)]
+pub struct ConnectArgs {
+    /// Server URL: ws://, wss://, tcp:// or tls://.
+    pub url: String,
+    /// Platform client to use.
+    #[arg(long, value_enum, default_value = "raw")]
+    pub profile: Profile,
+    /// Send stdin lines verbatim as text frames (raw profile).
+    #[arg(long)]
+    pub text: bool,
+    /// Token; for raw over WebSocket it is sent as `Authorization: Bearer T`. Never printed.
+    #[arg(long, env = "TETHER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Extra trusted CA certificates (PEM) for wss:// and tls://.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// WebSocket ping interval in seconds.
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = parse_secs)]
+    pub heartbeat: Duration,
+    /// Silence tolerated past a heartbeat before the connection is presumed dead, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub dead_after: Duration,
+    /// Connect timeout in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub connect_timeout: Duration,
+    /// Do not reconnect: the first lost connection ends the command.
+    #[arg(long)]
+    pub no_reconnect: bool,
+    /// First reconnect delay bound in seconds (doubles per attempt, full jitter).
+    #[arg(long, value_name = "SECS", default_value = "0.25", value_parser = parse_secs)]
+    pub min_backoff: Duration,
+    /// Largest reconnect delay in seconds.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub max_backoff: Duration,
+    /// Acknowledgements: an outgoing JSON object with this top-level field stays pending
+    /// until a received message has an equal value in it; replayed after reconnects.
+    #[arg(long, value_name = "FIELD")]
+    pub ack_field: Option<String>,
+    /// Outbox capacity (queued plus awaiting ack).
+    #[arg(long, value_name = "N", default_value = "1024", value_parser = clap::value_parser!(u32).range(1..))]
+    pub queue: u32,
+    /// What to do when the outbox is full.
+    #[arg(long, value_enum, default_value = "backpressure")]
+    pub policy: PolicyArg,
+    /// Largest message in bytes, either direction.
+    #[arg(long, value_name = "BYTES", default_value = "16777216")]
+    pub max_message_size: usize,
+    /// Print events too (state, ack, dropped, decode_error, handler_error, undelivered),
+    /// each line with "at" (Unix epoch ms).
+    #[arg(long)]
+    pub events: bool,
+    /// At stdin EOF, exit once every message is delivered (acked where acks are on).
+    #[arg(long)]
+    pub drain: bool,
+    /// With --drain: give up after this many seconds, exit 1 saying how many are undelivered.
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub drain_timeout: Duration,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("{s:?} must be a non-negative number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+impl ConnectArgs {
+    fn config(&self) -> ClientConfig {
+        let mut config = ClientConfig::default()
+            .heartbeat(self.heartbeat.max(Duration::from_millis(1)))
+            .dead_after(self.dead_after)
+            .connect_timeout(self.connect_timeout)
+            .max_message_size(self.max_message_size)
+            .outbox(
+                self.queue as usize,
+                match self.policy {
+                    PolicyArg::Backpressure => Policy::Backpressure,
+                    PolicyArg::Reject => Policy::Reject,
+                    PolicyArg::DropOldest => Policy::DropOldest,
+                },
+            )
+            .backoff(BackoffConfig {
+                base: self.min_backoff,
+                cap: self.max_backoff.max(self.min_backoff),
+                ..BackoffConfig::default()
+            });
+        if self.no_reconnect {
+            config = config.no_reconnect();
+        }
+        if let Some(token) = &self.token {
+            config = config.token(token.as_str());
+        }
+        if let Some(ca) = &self.ca_file {
+            config = config.ca_file(ca);
+        }
+        config
+    }
+
+    fn raw(&self) -> Raw {
+        let raw = if self.text { Raw::text() } else { Raw::json() };
+        let raw = raw.max_line(self.max_message_size);
+        match &self.ack_field {
+            Some(field) => raw.ack_field(field),
+            None => raw,
+        }
+    }
+}
+
+/// Runs the subcommand; returns the exit code.
+pub async fn run(args: ConnectArgs) -> u8 {
+    let raw = args.raw();
+    let (client, events) = match Client::builder(raw.clone())
+        .url(&args.url)
+        .config(args.config())
+        .start()
+    {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("tether connect: {e}");
+            return exit::USAGE;
+        }
+    };
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if interactive {
+        return interactive::run(client, events, raw).await;
+    }
+    let (undelivered_tx, undelivered_rx) = oneshot::channel();
+    let printer = tokio::spawn(print_events(events, args.events, undelivered_tx));
+    let code = pump_stdin(&client, &raw, &args).await;
+    let final_state = client.close().await;
+    let undelivered = printer_result(printer, undelivered_rx).await;
+    final_code(code, &final_state, undelivered)
+}
+
+async fn printer_result(
+    printer: tokio::task::JoinHandle<()>,
+    count: oneshot::Receiver<usize>,
+) -> usize {
+    let _ = printer.await;
+    count.await.unwrap_or(0)
+}
+
+fn final_code(code: Option<u8>, state: &State, undelivered: usize) -> u8 {
+    if let State::Closed {
+        reason,
+        fatal: true,
+    } = state
+    {
+        eprintln!("tether connect: {reason}");
+        return exit::FATAL;
+    }
+    if let Some(code) = code {
+        return code;
+    }
+    if undelivered > 0 {
+        eprintln!("tether connect: {undelivered} message(s) undelivered");
+        return exit::UNDELIVERED;
+    }
+    exit::OK
+}
+
+/// Sends stdin lines until EOF, then drains or waits; `Some(code)` when the outcome is
+/// already decided (drain result), `None` to decide from the final state.
+async fn pump_stdin(client: &Client<RawMessage>, raw: &Raw, args: &ConnectArgs) -> Option<u8> {
+    let (tx, mut lines) = mpsc::channel::<(usize, String)>(1024);
+    tokio::spawn(async move {
+        let mut reader =
+            tokio::io::BufReader::with_capacity(256 * 1024, tokio::io::stdin()).lines();
+        let mut n = 0;
+        while let Ok(Some(line)) = reader.next_line().await {
+            n += 1;
+            if tx.send((n, line)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut state = client.state();
+    loop {
+        tokio::select! {
+            biased;
+            line = lines.recv() => match line {
+                Some((n, line)) => send_line(client, raw, n, &line).await,
+                None => break,
+            },
+            _ = state.wait_for(State::is_closed) => return None,
+            _ = tokio::signal::ctrl_c() => return None,
+        }
+    }
+    if args.drain {
+        return match client.drain(args.drain_timeout).await {
+            Ok(()) => Some(exit::OK),
+            Err(n) => {
+                eprintln!(
+                    "tether connect: {n} message(s) undelivered after the drain timeout of {:?}",
+                    args.drain_timeout
+                );
+                Some(exit::UNDELIVERED)
+            }
+        };
+    }
+    tokio::select! {
+        _ = client.closed() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    None
+}
+
+async fn send_line(client: &Client<RawMessage>, raw: &Raw, n: usize, line: &str) {
+    if line.trim().is_empty() {
+        return;
+    }
+    match raw.encode_line(line) {
+        Err(e) => eprintln!("stdin line {n}: {e}"),
+        Ok(message) => {
+            if let Err(e) = client.send(message).await {
+                eprintln!("stdin line {n}: not sent: {e}");
+            }
+        }
+    }
+}
+
+/// Prints events as JSON lines; reports how many messages ended undelivered.
+async fn print_events(
+    mut events: Events<RawMessage>,
+    with_events: bool,
+    undelivered: oneshot::Sender<usize>,
+) {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout);
+    let mut count = 0usize;
+    let mut ok = true;
+    while let Some(event) = events.recv().await {
+        let mut next = Some(event);
+        // Write everything already waiting, then flush once.
+        while let Some(event) = next {
+            if matches!(event, Event::Undelivered { .. }) {
+                count += 1;
+            }
+            if let (true, Some(line)) = (ok, output::event_line(&event, with_events)) {
+                ok = writeln!(out, "{line}").is_ok();
+            }
+            next = events.try_recv();
+        }
+        if ok {
+            ok = out.flush().is_ok();
+        }
+    }
+    let _ = out.flush();
+    let _ = undelivered.send(count);
+}

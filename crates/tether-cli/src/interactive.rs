@@ -1,0 +1,167 @@
+//! `tether connect` at a terminal: a line editor with history, pretty-printed coloured
+//! events, and a few slash commands.
+
+use anstyle::{AnsiColor, Style};
+use rustyline::{DefaultEditor, ExternalPrinter, error::ReadlineError};
+use tether::{AckOutcome, Client, Event, Events, State, raw::Raw, raw::RawMessage};
+use tokio::sync::mpsc;
+
+use crate::connect::exit;
+
+const HELP: &str = "\
+Type a message and press Enter to send it (raw: one JSON value per line).
+  /help    this help
+  /state   the connection state
+  /stats   message and connection counters
+  /quit    close the connection and exit (also Ctrl-D)";
+
+fn paint(color: AnsiColor, text: &str) -> String {
+    let style = Style::new().fg_color(Some(color.into()));
+    format!("{style}{text}{style:#}")
+}
+
+fn describe_state(state: &State) -> String {
+    match state {
+        State::Connecting => paint(AnsiColor::Yellow, "● connecting"),
+        State::Open => paint(AnsiColor::Yellow, "● open"),
+        State::Ready => paint(AnsiColor::Green, "● ready"),
+        State::Reconnecting { attempt, delay } => paint(
+            AnsiColor::Yellow,
+            &format!(
+                "↻ reconnecting (attempt {attempt}, in {} ms)",
+                delay.as_millis()
+            ),
+        ),
+        State::Closing => paint(AnsiColor::Yellow, "● closing"),
+        State::Closed { reason, fatal } => {
+            let color = if *fatal {
+                AnsiColor::Red
+            } else {
+                AnsiColor::BrightBlack
+            };
+            paint(color, &format!("■ closed: {reason}"))
+        }
+    }
+}
+
+fn describe(event: &Event<RawMessage>) -> Option<String> {
+    Some(match event {
+        Event::State(state) => describe_state(state),
+        Event::Message(m) => {
+            let body = match (&m.json, m.frame.as_text()) {
+                (Some(v), _) => serde_json::to_string_pretty(&**v).unwrap_or_default(),
+                (None, Some(t)) => t.to_owned(),
+                (None, None) => format!("<{} binary bytes>", m.frame.len()),
+            };
+            format!("{} {body}", paint(AnsiColor::Cyan, "←"))
+        }
+        Event::Ack {
+            key,
+            outcome: AckOutcome::Accepted,
+        } => paint(AnsiColor::Green, &format!("✓ ack {key}")),
+        Event::Ack {
+            key,
+            outcome: AckOutcome::Rejected(r),
+        } => paint(AnsiColor::Red, &format!("✗ rejected {key}: {r}")),
+        Event::Disconnected { error, .. } => paint(AnsiColor::Red, &format!("✗ {error}")),
+        Event::Dropped(m) => paint(
+            AnsiColor::Red,
+            &format!("✗ dropped: {}", m.frame().excerpt(80)),
+        ),
+        Event::DecodeError { reason, excerpt } => {
+            paint(AnsiColor::Red, &format!("✗ {reason}: {excerpt}"))
+        }
+        Event::HandlerError { error, .. } => paint(AnsiColor::Red, &format!("✗ handler: {error}")),
+        Event::Undelivered { message, reason } => paint(
+            AnsiColor::Red,
+            &format!("✗ undelivered ({reason}): {}", message.frame().excerpt(80)),
+        ),
+        _ => return None,
+    })
+}
+
+/// Runs the interactive session; returns the exit code.
+pub async fn run(client: Client<RawMessage>, mut events: Events<RawMessage>, raw: Raw) -> u8 {
+    let mut editor = match DefaultEditor::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("tether connect: cannot start the line editor: {e}");
+            return exit::USAGE;
+        }
+    };
+    let history =
+        std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".tether_history"));
+    if let Some(path) = &history {
+        let _ = editor.load_history(path);
+    }
+    let mut printer = match editor.create_external_printer() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("tether connect: cannot print while editing: {e}");
+            return exit::USAGE;
+        }
+    };
+    println!(
+        "{}",
+        paint(AnsiColor::BrightBlack, "tether: type /help for commands")
+    );
+    let (tx, mut lines) = mpsc::channel::<Option<String>>(16);
+    std::thread::spawn(move || {
+        loop {
+            match editor.readline("› ") {
+                Ok(line) => {
+                    if !line.trim().is_empty() {
+                        let _ = editor.add_history_entry(line.as_str());
+                    }
+                    if tx.blocking_send(Some(line)).is_err() {
+                        break;
+                    }
+                }
+                Err(ReadlineError::Interrupted | ReadlineError::Eof) | Err(_) => {
+                    let _ = tx.blocking_send(None);
+                    break;
+                }
+            }
+        }
+        if let Some(path) = &history {
+            let _ = editor.save_history(path);
+        }
+    });
+    let printer_task = tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let Some(text) = describe(&event) {
+                let _ = printer.print(text);
+            }
+        }
+    });
+    let mut state = client.state();
+    loop {
+        tokio::select! {
+            line = lines.recv() => match line.flatten() {
+                None => break,
+                Some(line) => match line.trim() {
+                    "" => {}
+                    "/help" => println!("{HELP}"),
+                    "/quit" => break,
+                    "/state" => println!("{}", describe_state(&client.state().borrow())),
+                    "/stats" => println!("{:#?}", client.stats()),
+                    text => match raw.encode_line(text) {
+                        Err(e) => println!("{}", paint(AnsiColor::Red, &format!("✗ not sent: {e}"))),
+                        Ok(m) => {
+                            if let Err(e) = client.send(m).await {
+                                println!("{}", paint(AnsiColor::Red, &format!("✗ not sent: {e}")));
+                            }
+                        }
+                    },
+                },
+            },
+            _ = state.wait_for(State::is_closed) => break,
+        }
+    }
+    let final_state = client.close().await;
+    let _ = printer_task.await;
+    match final_state {
+        State::Closed { fatal: true, .. } => exit::FATAL,
+        _ => exit::OK,
+    }
+}

@@ -1,0 +1,262 @@
+//! The stdout contract: one JSON object per line.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+use tether::{AckOutcome, Event, Frame, Outgoing, State, raw::RawMessage};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Appends the `"data": D` of a frame (plus `"binary": true` for binary frames) to `line`,
+/// which holds an open JSON object. Text that is JSON is written verbatim (numbers keep
+/// their spelling); other text becomes a JSON string.
+pub fn push_data(line: &mut String, frame: &Frame, is_json: Option<bool>) {
+    match frame {
+        Frame::Binary(bytes) => {
+            line.push_str(",\"binary\":true,\"data\":\"");
+            line.push_str(&base64::engine::general_purpose::STANDARD.encode(bytes));
+            line.push('"');
+        }
+        Frame::Text(_) => {
+            let text = frame.as_text().unwrap_or_default();
+            let is_json = is_json
+                .unwrap_or_else(|| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+            line.push_str(",\"data\":");
+            if is_json {
+                push_single_line_json(line, text.trim());
+            } else {
+                line.push_str(&Value::String(text.to_owned()).to_string());
+            }
+        }
+    }
+}
+
+/// Writes valid JSON text on one line: whitespace outside strings is removed only when
+/// the text spans lines, so `420.0` stays `420.0` and nothing else changes.
+fn push_single_line_json(line: &mut String, text: &str) {
+    if !text.contains(['\n', '\r']) {
+        line.push_str(text);
+        return;
+    }
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            line.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            line.push(c);
+        } else if !c.is_whitespace() {
+            line.push(c);
+        }
+    }
+}
+
+fn open(kind: &str, with_time: bool) -> String {
+    let mut line = String::with_capacity(128);
+    line.push_str("{\"type\":\"");
+    line.push_str(kind);
+    line.push('"');
+    if with_time {
+        line.push_str(",\"at\":");
+        line.push_str(&now_ms().to_string());
+    }
+    line
+}
+
+fn extend(line: &mut String, fields: Map<String, Value>) {
+    for (k, v) in fields {
+        line.push(',');
+        line.push_str(&Value::String(k).to_string());
+        line.push(':');
+        line.push_str(&v.to_string());
+    }
+}
+
+/// The JSON of a state.
+pub fn state_fields(state: &State) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("state".into(), json!(state.name()));
+    match state {
+        State::Reconnecting { attempt, delay } => {
+            m.insert("attempt".into(), json!(attempt));
+            m.insert(
+                "delay_ms".into(),
+                json!(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+            );
+        }
+        State::Closed { reason, fatal } => {
+            m.insert("reason".into(), json!(reason));
+            m.insert("fatal".into(), json!(fatal));
+        }
+        _ => {}
+    }
+    m
+}
+
+fn message_line(kind: &str, message: &Outgoing, with_time: bool) -> String {
+    let mut line = open(kind, with_time);
+    push_data(&mut line, message.frame(), None);
+    line
+}
+
+/// The stdout line of one event, or `None` when the event is not printed
+/// (without `--events` only messages are).
+pub fn event_line(event: &Event<RawMessage>, events: bool) -> Option<String> {
+    let mut line = match event {
+        Event::Message(m) => {
+            let mut line = open("message", events);
+            push_data(&mut line, &m.frame, m.json.as_ref().map(|_| true));
+            line
+        }
+        _ if !events => return None,
+        Event::State(state) => {
+            let mut line = open("state", true);
+            extend(&mut line, state_fields(state));
+            line
+        }
+        Event::Disconnected { error, fatal } => {
+            let mut line = open("disconnected", true);
+            extend(
+                &mut line,
+                json!({"error": error, "fatal": fatal})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            line
+        }
+        Event::Ack { key, outcome } => {
+            let mut line = open("ack", true);
+            let key: Value =
+                serde_json::from_str(key.as_str()).unwrap_or_else(|_| json!(key.as_str()));
+            let mut m = Map::new();
+            m.insert("key".into(), key);
+            match outcome {
+                AckOutcome::Accepted => {
+                    m.insert("accepted".into(), json!(true));
+                }
+                AckOutcome::Rejected(reason) => {
+                    m.insert("accepted".into(), json!(false));
+                    m.insert("reason".into(), json!(reason));
+                }
+            }
+            extend(&mut line, m);
+            line
+        }
+        Event::Dropped(message) => message_line("dropped", message, true),
+        Event::DecodeError { reason, excerpt } => {
+            let mut line = open("decode_error", true);
+            extend(
+                &mut line,
+                json!({"reason": reason, "excerpt": excerpt})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            line
+        }
+        Event::HandlerError { event, error } => {
+            let mut line = open("handler_error", true);
+            extend(
+                &mut line,
+                json!({"event": event, "error": error})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            line
+        }
+        Event::Undelivered { message, reason } => {
+            let mut line = message_line("undelivered", message, true);
+            extend(
+                &mut line,
+                json!({"reason": reason})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            line
+        }
+        _ => return None,
+    };
+    line.push('}');
+    Some(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn msg(text: &str) -> Event<RawMessage> {
+        let json = serde_json::from_str::<Value>(text).ok().map(Arc::new);
+        Event::Message(RawMessage {
+            frame: Frame::text(text),
+            json,
+        })
+    }
+
+    #[test]
+    fn json_messages_are_printed_verbatim() {
+        assert_eq!(
+            event_line(&msg(r#"{"v": 420.0}"#), false).unwrap(),
+            r#"{"type":"message","data":{"v": 420.0}}"#
+        );
+    }
+
+    #[test]
+    fn multi_line_json_is_joined_without_touching_strings() {
+        let line = event_line(&msg("{\n  \"a\": \"x  y\",\n  \"b\": 1.50\n}"), false).unwrap();
+        assert_eq!(line, r#"{"type":"message","data":{"a":"x  y","b":1.50}}"#);
+    }
+
+    #[test]
+    fn non_json_text_becomes_a_string_and_binary_base64() {
+        let text = Event::Message(RawMessage {
+            frame: Frame::text("hi \"there\""),
+            json: None,
+        });
+        assert_eq!(
+            event_line(&text, false).unwrap(),
+            r#"{"type":"message","data":"hi \"there\""}"#
+        );
+        let bin = Event::Message(RawMessage {
+            frame: Frame::binary(vec![1u8, 2, 3]),
+            json: None,
+        });
+        assert_eq!(
+            event_line(&bin, false).unwrap(),
+            r#"{"type":"message","binary":true,"data":"AQID"}"#
+        );
+    }
+
+    #[test]
+    fn events_carry_time_and_state_details() {
+        let e = Event::State(State::Reconnecting {
+            attempt: 2,
+            delay: std::time::Duration::from_millis(1500),
+        });
+        assert!(event_line(&e, false).is_none());
+        let line = event_line(&e, true).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["type"], "state");
+        assert_eq!(v["state"], "reconnecting");
+        assert_eq!(v["attempt"], 2);
+        assert_eq!(v["delay_ms"], 1500);
+        assert!(v["at"].as_u64().unwrap() > 1_600_000_000_000);
+    }
+}
