@@ -1,11 +1,13 @@
 //! `tether`: connect to realtime servers from the shell.
 //!
-//! Subcommands: `connect` (stdin lines out, JSON lines in). `serve`, `demo` and `bench`
-//! arrive with the hub and benchmark issues.
+//! Subcommands: `connect` (stdin lines out, JSON lines in), `serve` (the local hub),
+//! `fault` (drive the hub's faults). `demo` and `bench` arrive with their issues.
 
 mod connect;
+mod fault;
 mod interactive;
 mod output;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,11 @@ enum Command {
     /// Connect to a server: stdin lines are sent in order (queued across reconnects),
     /// received messages are printed as JSON lines on stdout.
     Connect(Box<connect::ConnectArgs>),
+    /// Run the hub: a local server for every platform (and echo, echo-ack, sink), with
+    /// fault injection through its control API.
+    Serve(serve::ServeArgs),
+    /// Inject a fault into a running hub (drop, stall, delay, garbage, refuse, restart).
+    Fault(fault::FaultArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +49,8 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Connect(args) => connect::run(*args).await,
+            Command::Serve(args) => serve::run(args).await,
+            Command::Fault(args) => fault::run(args).await,
         }
     });
     // Do not wait for the blocking stdin reader thread.
@@ -58,4 +67,24 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+/// Raises the soft open-file limit to the hard limit (a hub with 10,000 clients needs it).
+pub(crate) fn raise_fd_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit);
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tether::{AckOutcome, Event, Frame, Outgoing, State, raw::RawMessage};
 
 /// Milliseconds since the Unix epoch.
@@ -77,30 +77,33 @@ fn open(kind: &str, with_time: bool) -> String {
     line
 }
 
-fn extend(line: &mut String, fields: Map<String, Value>) {
+/// Appends `"key":value` pairs in the given order.
+fn extend(line: &mut String, fields: Fields) {
     for (k, v) in fields {
-        line.push(',');
-        line.push_str(&Value::String(k).to_string());
-        line.push(':');
+        line.push_str(",\"");
+        line.push_str(k);
+        line.push_str("\":");
         line.push_str(&v.to_string());
     }
 }
 
+/// Ordered fields of an output line.
+pub type Fields = Vec<(&'static str, Value)>;
+
 /// The JSON of a state.
-pub fn state_fields(state: &State) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("state".into(), json!(state.name()));
+pub fn state_fields(state: &State) -> Fields {
+    let mut m = vec![("state", json!(state.name()))];
     match state {
         State::Reconnecting { attempt, delay } => {
-            m.insert("attempt".into(), json!(attempt));
-            m.insert(
-                "delay_ms".into(),
+            m.push(("attempt", json!(attempt)));
+            m.push((
+                "delay_ms",
                 json!(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
-            );
+            ));
         }
         State::Closed { reason, fatal } => {
-            m.insert("reason".into(), json!(reason));
-            m.insert("fatal".into(), json!(fatal));
+            m.push(("reason", json!(reason)));
+            m.push(("fatal", json!(fatal)));
         }
         _ => {}
     }
@@ -132,10 +135,7 @@ pub fn event_line(event: &Event<RawMessage>, events: bool) -> Option<String> {
             let mut line = open("disconnected", true);
             extend(
                 &mut line,
-                json!({"error": error, "fatal": fatal})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
+                vec![("error", json!(error)), ("fatal", json!(fatal))],
             );
             line
         }
@@ -143,15 +143,12 @@ pub fn event_line(event: &Event<RawMessage>, events: bool) -> Option<String> {
             let mut line = open("ack", true);
             let key: Value =
                 serde_json::from_str(key.as_str()).unwrap_or_else(|_| json!(key.as_str()));
-            let mut m = Map::new();
-            m.insert("key".into(), key);
+            let mut m = vec![("key", key)];
             match outcome {
-                AckOutcome::Accepted => {
-                    m.insert("accepted".into(), json!(true));
-                }
+                AckOutcome::Accepted => m.push(("accepted", json!(true))),
                 AckOutcome::Rejected(reason) => {
-                    m.insert("accepted".into(), json!(false));
-                    m.insert("reason".into(), json!(reason));
+                    m.push(("accepted", json!(false)));
+                    m.push(("reason", json!(reason)));
                 }
             }
             extend(&mut line, m);
@@ -162,10 +159,7 @@ pub fn event_line(event: &Event<RawMessage>, events: bool) -> Option<String> {
             let mut line = open("decode_error", true);
             extend(
                 &mut line,
-                json!({"reason": reason, "excerpt": excerpt})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
+                vec![("reason", json!(reason)), ("excerpt", json!(excerpt))],
             );
             line
         }
@@ -173,22 +167,13 @@ pub fn event_line(event: &Event<RawMessage>, events: bool) -> Option<String> {
             let mut line = open("handler_error", true);
             extend(
                 &mut line,
-                json!({"event": event, "error": error})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
+                vec![("event", json!(event)), ("error", json!(error))],
             );
             line
         }
         Event::Undelivered { message, reason } => {
             let mut line = message_line("undelivered", message, true);
-            extend(
-                &mut line,
-                json!({"reason": reason})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
+            extend(&mut line, vec![("reason", json!(reason))]);
             line
         }
         _ => return None,

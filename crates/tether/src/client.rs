@@ -160,7 +160,8 @@ impl<P: Protocol> ClientBuilder<P> {
             self.config,
             tx,
         );
-        tokio::spawn(engine.run());
+        let span = tracing::info_span!("tether", platform = engine.protocol.name());
+        tokio::spawn(tracing::Instrument::instrument(engine.run(), span));
         Ok((Client { shared }, Events { rx }))
     }
 }

@@ -173,8 +173,6 @@ impl<P: Protocol> Engine<P> {
 
     /// Runs until the client closes or stops on a fatal error.
     pub(crate) async fn run(mut self) {
-        let span = tracing::info_span!("tether", platform = self.protocol.name());
-        let _enter = span.enter();
         let (reason, fatal) = loop {
             if self.shared.is_close_requested() {
                 break ("closed by client".to_owned(), false);
@@ -189,7 +187,7 @@ impl<P: Protocol> Engine<P> {
                 Some(Err(e)) => Exit::Lost(e),
             };
             self.protocol.on_close();
-            self.shared.outbox().requeue_written();
+            let requeued = self.shared.outbox().requeue_written();
             let error = match exit {
                 Exit::Closed => break ("closed by client".to_owned(), false),
                 Exit::Lost(e) => e,
@@ -221,6 +219,7 @@ impl<P: Protocol> Engine<P> {
             }
             let delay = self.backoff.next_delay();
             Statistics::add(&self.shared.stats.reconnects, 1);
+            Statistics::add(&self.shared.stats.replayed, requeued as u64);
             self.set_state(State::Reconnecting {
                 attempt: self.backoff.attempt(),
                 delay,

@@ -10,7 +10,8 @@ use bytes::Bytes;
 /// for replay and be handed back in an error at the same time.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Frame {
-    /// A text message; the bytes are valid UTF-8.
+    /// A text message. Frames tether builds or receives are valid UTF-8; one built by
+    /// hand from arbitrary bytes (a test server injecting garbage) is sent as it is.
     Text(Bytes),
     /// A binary message.
     Binary(Bytes),

@@ -41,12 +41,24 @@ pub struct Raw {
 }
 
 /// An inbound raw message: the frame, and its JSON when it parsed.
-#[derive(Debug, Clone)]
+///
+/// Like [`Frame`]'s, its `Debug` never shows the payload (which may carry a secret,
+/// e.g. a server echoing a token): only the frame's size and whether JSON parsed.
+#[derive(Clone)]
 pub struct RawMessage {
     /// The frame as received.
     pub frame: Frame,
     /// The parsed JSON value (JSON mode, valid JSON text frames only).
     pub json: Option<Arc<Value>>,
+}
+
+impl std::fmt::Debug for RawMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawMessage")
+            .field("frame", &self.frame)
+            .field("json", &self.json.is_some())
+            .finish()
+    }
 }
 
 impl RawMessage {
@@ -286,6 +298,16 @@ mod tests {
         let inbound = &out.inbound[0];
         assert_eq!(inbound.name.as_deref(), Some("chat"));
         assert_eq!(inbound.ack.as_ref().unwrap().key.as_str(), "3");
+    }
+
+    #[test]
+    fn debug_never_prints_the_payload() {
+        let mut out = Output::default();
+        Raw::json()
+            .on_frame(Frame::text(r#"{"token":"hunter2"}"#), &mut out)
+            .unwrap();
+        let shown = format!("{:?}", out.inbound[0].event);
+        assert_eq!(shown, "RawMessage { frame: Text(19 bytes), json: true }");
     }
 
     #[test]

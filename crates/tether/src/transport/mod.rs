@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 pub use tcp::framed;
 pub use tls::tls_connector;
-pub use ws::{websocket, websocket_handshake};
+pub use ws::{from_websocket, websocket, websocket_handshake};
 
 use crate::{config::ClientConfig, error::ConnectionError, frame::Frame, protocol::CodecFactory};
 

@@ -39,6 +39,15 @@ where
     })
 }
 
+/// Wraps an established WebSocket stream of either role (a server's accepted socket,
+/// say) as a [`Transport`].
+pub fn from_websocket<S>(ws: WebSocketStream<S>) -> BoxTransport
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    Box::new(WsTransport { ws })
+}
+
 /// Runs the WebSocket upgrade for `endpoint` over `stream` (TLS already done if any),
 /// sending the configured token as `Authorization: Bearer` and the extra headers.
 ///

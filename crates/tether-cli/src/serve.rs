@@ -1,0 +1,85 @@
+//! `tether serve`: the hub, with every endpoint on its default local port.
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::Args;
+use tether_hub::Hub;
+
+/// Exit code when the hub cannot start.
+const CANNOT_START: u8 = 1;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Prints one `NAME URL` line per endpoint, then `ready` (or one JSON object with --json).\n\
+Logs go to stderr (RUST_LOG=info for connection logs). Ctrl-C stops the hub.\n\
+Faults: `tether fault --help`, or POST /fault to the control endpoint."
+)]
+pub struct ServeArgs {
+    /// Host for endpoints without an explicit address.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Bind every endpoint on port 0 (free ports chosen by the OS).
+    #[arg(long)]
+    pub ephemeral: bool,
+    /// Print the endpoints as one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Address of the echo endpoint (default 127.0.0.1:8700).
+    #[arg(long, value_name = "ADDR")]
+    pub echo: Option<SocketAddr>,
+    /// Address of the echo-ack endpoint (default 127.0.0.1:8701).
+    #[arg(long = "echo-ack", value_name = "ADDR")]
+    pub echo_ack: Option<SocketAddr>,
+    /// Address of the sink endpoint (default 127.0.0.1:8702).
+    #[arg(long, value_name = "ADDR")]
+    pub sink: Option<SocketAddr>,
+    /// Address of the control API (default 127.0.0.1:8790).
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+    /// Keep a log of received messages per endpoint (for tests; costs memory).
+    #[arg(long)]
+    pub record: bool,
+}
+
+/// Runs the hub until Ctrl-C; returns the exit code.
+pub async fn run(args: ServeArgs) -> u8 {
+    crate::raise_fd_limit();
+    let mut builder = Hub::builder().host(args.host).record(args.record);
+    if args.ephemeral {
+        builder = builder.ephemeral();
+    }
+    for (name, addr) in [
+        ("echo", args.echo),
+        ("echo-ack", args.echo_ack),
+        ("sink", args.sink),
+        ("control", args.control),
+    ] {
+        if let Some(addr) = addr {
+            builder = builder.addr(name, addr);
+        }
+    }
+    let hub = match builder.start().await {
+        Ok(hub) => hub,
+        Err(e) => {
+            eprintln!("tether serve: {e}");
+            return CANNOT_START;
+        }
+    };
+    let endpoints = hub.endpoints();
+    if args.json {
+        let map: serde_json::Map<String, serde_json::Value> = endpoints
+            .into_iter()
+            .map(|(n, u)| (n, serde_json::Value::String(u)))
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+    } else {
+        for (name, url) in endpoints {
+            println!("{name} {url}");
+        }
+        println!("ready");
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("tether serve: shutting down");
+    hub.shutdown().await;
+    0
+}

@@ -1,0 +1,305 @@
+//! One server-side connection: a poll loop over the transport that runs the session,
+//! applies faults, batches writes, and never blocks one duty on another.
+
+use std::{
+    collections::VecDeque,
+    future::{Future, poll_fn},
+    io,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tether::{Frame, transport::BoxTransport};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
+    sync::mpsc,
+    time::{Instant, Sleep},
+};
+
+use crate::{
+    endpoint::EndpointShared,
+    service::{Close, Session},
+};
+
+/// Frames read per poll before yielding.
+const READ_BUDGET: usize = 256;
+/// Replies held before reading pauses (TCP backpressure instead of buffering).
+const OUT_LIMIT: usize = 4096;
+
+/// What the endpoint tells a connection.
+#[derive(Debug, Clone)]
+pub(crate) enum Command {
+    /// Stop reading and writing, until the instant or a resume.
+    Stall(Option<Instant>),
+    /// Undo stall.
+    Resume,
+    /// Delay every outgoing frame.
+    Delay(Duration),
+    /// Close with a close frame.
+    Close(u16, String),
+    /// Reset the TCP connection (no close frame).
+    Reset,
+    /// Send this frame (garbage injection).
+    Inject(Frame),
+}
+
+/// A TCP stream that can be made to end with a reset instead of a FIN.
+pub(crate) struct HubStream {
+    inner: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl HubStream {
+    pub(crate) fn new(inner: TcpStream) -> (Self, Arc<AtomicBool>) {
+        let reset = Arc::new(AtomicBool::new(false));
+        (
+            Self {
+                inner,
+                reset: reset.clone(),
+            },
+            reset,
+        )
+    }
+}
+
+impl Drop for HubStream {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::Relaxed) {
+            // Linger 0: the kernel sends RST when the socket closes.
+            let _ = socket2::SockRef::from(&self.inner).set_linger(Some(Duration::ZERO));
+        }
+    }
+}
+
+impl AsyncRead for HubStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for HubStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// How a connection ended.
+enum End {
+    /// The peer went away or broke the protocol.
+    Gone,
+    /// We close with a frame.
+    Close(Close),
+    /// We reset.
+    Reset,
+}
+
+pub(crate) struct Driver {
+    pub(crate) id: u64,
+    pub(crate) transport: BoxTransport,
+    pub(crate) session: Box<dyn Session>,
+    pub(crate) endpoint: Arc<EndpointShared>,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) pushed: mpsc::Receiver<Frame>,
+    pub(crate) reset: Arc<AtomicBool>,
+    pub(crate) stalled: Option<Option<Instant>>,
+    pub(crate) delay: Duration,
+}
+
+impl Driver {
+    pub(crate) async fn run(mut self) {
+        let mut out: VecDeque<(Instant, Frame)> = VecDeque::new();
+        let mut scratch = Vec::new();
+        self.session.on_open(&mut scratch);
+        let now = Instant::now();
+        out.extend(scratch.drain(..).map(|f| (now + self.delay, f)));
+        let mut timer: Pin<Box<Sleep>> = Box::pin(tokio::time::sleep_until(now));
+        let mut needs_flush = false;
+        let end =
+            poll_fn(|cx| self.poll(cx, &mut out, &mut scratch, &mut timer, &mut needs_flush)).await;
+        self.session.on_close();
+        match end {
+            End::Gone => {}
+            End::Reset => self.reset.store(true, Ordering::Relaxed),
+            End::Close(close) => {
+                // Send what is due first, then the close frame; bounded.
+                let transport = &mut self.transport;
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    for (_, frame) in out.drain(..) {
+                        if poll_fn(|cx| transport.poll_ready(cx)).await.is_err()
+                            || transport.start_send(frame).is_err()
+                        {
+                            return;
+                        }
+                    }
+                    if transport.start_close(close.code, &close.reason).is_ok() {
+                        let _ = poll_fn(|cx| transport.poll_close(cx)).await;
+                    }
+                })
+                .await;
+            }
+        }
+        self.endpoint.registry.remove(self.id);
+        self.endpoint.stats.disconnected();
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<(Instant, Frame)>,
+        scratch: &mut Vec<Frame>,
+        timer: &mut Pin<Box<Sleep>>,
+        needs_flush: &mut bool,
+    ) -> Poll<End> {
+        // Commands first: they work even while stalled or blocked on writing.
+        while let Poll::Ready(command) = self.commands.poll_recv(cx) {
+            let Some(command) = command else {
+                return Poll::Ready(End::Gone);
+            };
+            match command {
+                Command::Stall(until) => self.stalled = Some(until),
+                Command::Resume => self.stalled = None,
+                Command::Delay(d) => self.delay = d,
+                Command::Close(code, reason) => {
+                    return Poll::Ready(End::Close(Close::new(code, reason)));
+                }
+                Command::Reset => return Poll::Ready(End::Reset),
+                Command::Inject(frame) => out.push_back((Instant::now(), frame)),
+            }
+        }
+        let now = Instant::now();
+        if let Some(until) = self.stalled {
+            match until {
+                Some(at) if at <= now => self.stalled = None,
+                Some(at) => {
+                    timer.as_mut().reset(at);
+                    if timer.as_mut().poll(cx).is_ready() {
+                        cx.waker().wake_by_ref();
+                    }
+                    return Poll::Pending;
+                }
+                None => return Poll::Pending,
+            }
+        }
+
+        // Read, run the session, and buffer each reply right away (no syscall until the
+        // flush): replies keep their place before anything the transport answers itself,
+        // such as the reply to a client's close frame.
+        let mut budget = READ_BUDGET;
+        while budget > 0 && out.len() < OUT_LIMIT {
+            match self.transport.poll_recv(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None | Some(Err(_))) => return Poll::Ready(End::Gone),
+                Poll::Ready(Some(Ok(tether::transport::Received::Frame(frame)))) => {
+                    self.endpoint.stats.received(&frame, self.endpoint.record);
+                    let result = self.session.on_frame(frame, scratch);
+                    let due = now + self.delay;
+                    out.extend(scratch.drain(..).map(|f| (due, f)));
+                    if let Err(close) = result {
+                        return Poll::Ready(End::Close(close));
+                    }
+                    if let Err(end) = self.write_due(cx, out, timer, needs_flush, now) {
+                        return Poll::Ready(end);
+                    }
+                }
+                Poll::Ready(Some(Ok(tether::transport::Received::Close { code, .. }))) => {
+                    self.endpoint.stats.client_closed(code);
+                }
+                Poll::Ready(Some(Ok(_))) => {}
+            }
+            budget -= 1;
+        }
+        if budget == 0 {
+            cx.waker().wake_by_ref();
+        }
+        while out.len() < OUT_LIMIT {
+            match self.pushed.poll_recv(cx) {
+                Poll::Ready(Some(frame)) => out.push_back((now + self.delay, frame)),
+                _ => break,
+            }
+        }
+
+        // Write what is due, flush once.
+        let read_paused = out.len() >= OUT_LIMIT;
+        if let Err(end) = self.write_due(cx, out, timer, needs_flush, now) {
+            return Poll::Ready(end);
+        }
+        if *needs_flush {
+            match self.transport.poll_flush(cx) {
+                Poll::Ready(Ok(())) => *needs_flush = false,
+                Poll::Ready(Err(_)) => return Poll::Ready(End::Gone),
+                Poll::Pending => {}
+            }
+        }
+        if read_paused && out.len() < OUT_LIMIT {
+            // Room again: read on (nothing else would wake us for it).
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// Buffers every due frame the transport takes without blocking.
+    fn write_due(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut VecDeque<(Instant, Frame)>,
+        timer: &mut Pin<Box<Sleep>>,
+        needs_flush: &mut bool,
+        now: Instant,
+    ) -> Result<(), End> {
+        while let Some((due, _)) = out.front() {
+            if *due > now {
+                timer.as_mut().reset(*due);
+                if timer.as_mut().poll(cx).is_ready() {
+                    cx.waker().wake_by_ref();
+                }
+                break;
+            }
+            match self.transport.poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Err(End::Gone),
+                Poll::Pending => break,
+            }
+            let (_, frame) = out.pop_front().expect("front checked");
+            self.endpoint.stats.sent(&frame);
+            if self.transport.start_send(frame).is_err() {
+                return Err(End::Gone);
+            }
+            *needs_flush = true;
+        }
+        Ok(())
+    }
+}

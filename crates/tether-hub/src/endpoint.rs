@@ -1,0 +1,147 @@
+//! One endpoint: its listener, its connections, its faults and counters.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tether::{CodecFactory, Frame};
+use tokio::{
+    sync::{mpsc, watch},
+    time::Instant,
+};
+
+use crate::{
+    conn::Command,
+    fault::{DEFAULT_OVERSIZE, Fault, Garbage},
+    registry::Registry,
+    service::Service,
+    stats::Stats,
+};
+
+/// How an endpoint frames its connections.
+#[derive(Clone)]
+pub enum Transport {
+    /// WebSocket on this path (the URL's path; any path is accepted).
+    WebSocket {
+        /// Path shown in the endpoint's URL, e.g. `/` or `/ws`.
+        path: String,
+    },
+    /// A TCP stream framed by a platform codec.
+    Tcp(CodecFactory),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::WebSocket { path } => write!(f, "WebSocket({path})"),
+            Transport::Tcp(_) => f.write_str("Tcp"),
+        }
+    }
+}
+
+/// An endpoint to serve: name, default port, transport and service.
+#[derive(Clone)]
+pub struct EndpointSpec {
+    /// Its name (`echo`, `datadivr`, …): used in output, faults and the flag `--NAME`.
+    pub name: String,
+    /// Default port when not ephemeral.
+    pub default_port: u16,
+    /// Framing.
+    pub transport: Transport,
+    /// What to do with connections.
+    pub service: Arc<dyn Service>,
+}
+
+impl std::fmt::Debug for EndpointSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointSpec")
+            .field("name", &self.name)
+            .field("default_port", &self.default_port)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Faults in force for new connections.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FaultState {
+    pub(crate) stalled: Option<Option<Instant>>,
+    pub(crate) delay: Duration,
+}
+
+/// What a listener is told.
+#[derive(Debug)]
+pub(crate) enum ListenerCommand {
+    Refuse(Duration),
+    Restart,
+}
+
+pub(crate) struct EndpointShared {
+    pub(crate) spec: EndpointSpec,
+    pub(crate) addr: SocketAddr,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) stats: Stats,
+    pub(crate) record: bool,
+    pub(crate) faults: watch::Sender<FaultState>,
+    pub(crate) listener: mpsc::Sender<ListenerCommand>,
+    pub(crate) max_message_size: usize,
+}
+
+impl EndpointShared {
+    /// The URL clients use.
+    pub(crate) fn url(&self) -> String {
+        match &self.spec.transport {
+            Transport::WebSocket { path } => format!("ws://{}{}", self.addr, path),
+            Transport::Tcp(_) => format!("tcp://{}", self.addr),
+        }
+    }
+
+    /// Applies a fault now.
+    pub(crate) fn apply(&self, fault: &Fault) {
+        tracing::info!(endpoint = %self.spec.name, ?fault, "fault");
+        match fault {
+            Fault::Drop { code: Some(code) } => {
+                self.registry
+                    .command_all(&Command::Close(*code, "dropped by hub fault".into()));
+            }
+            Fault::Drop { code: None } => self.registry.command_all(&Command::Reset),
+            Fault::Stall { secs } => {
+                let until = secs.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+                self.faults.send_modify(|f| f.stalled = Some(until));
+                self.registry.command_all(&Command::Stall(until));
+            }
+            Fault::Delay { ms } => {
+                let delay = Duration::from_millis(*ms);
+                self.faults.send_modify(|f| f.delay = delay);
+                self.registry.command_all(&Command::Delay(delay));
+            }
+            Fault::Garbage { garbage, bytes } => {
+                let frame = match garbage {
+                    Garbage::InvalidJson => Frame::text("{\"garbage\": this is not json"),
+                    Garbage::InvalidUtf8 => {
+                        Frame::Text(bytes::Bytes::from_static(b"\"\xff\xfe\xfd\""))
+                    }
+                    Garbage::Oversize => {
+                        Frame::binary(vec![0u8; bytes.unwrap_or(DEFAULT_OVERSIZE)])
+                    }
+                };
+                self.registry.command_all(&Command::Inject(frame));
+            }
+            Fault::Refuse { secs } => {
+                let _ = self
+                    .listener
+                    .try_send(ListenerCommand::Refuse(Duration::from_secs_f64(
+                        secs.max(0.0),
+                    )));
+            }
+            Fault::Restart => {
+                let _ = self.listener.try_send(ListenerCommand::Restart);
+            }
+        }
+    }
+
+    /// Clears stall and delay.
+    pub(crate) fn resume(&self) {
+        self.faults.send_replace(FaultState::default());
+        self.registry.command_all(&Command::Resume);
+        self.registry.command_all(&Command::Delay(Duration::ZERO));
+    }
+}

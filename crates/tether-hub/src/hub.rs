@@ -1,0 +1,365 @@
+//! The hub: every endpoint on its own listener, plus the control API.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::Arc,
+};
+
+use tether::Frame;
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+
+use crate::{
+    echo::{Echo, EchoAck, Sink},
+    endpoint::{EndpointShared, EndpointSpec, FaultState, Transport},
+    fault::Fault,
+    listener,
+    stats::EndpointStats,
+};
+
+/// Default port of the control API.
+pub const CONTROL_PORT: u16 = 8790;
+
+/// Why the hub cannot start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// A listener could not bind.
+    #[error(
+        "{endpoint}: cannot listen on {addr}: {source} (choose another address with --{endpoint} ADDR, or use --ephemeral)"
+    )]
+    Bind {
+        /// The endpoint.
+        endpoint: String,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// No endpoint has that name.
+    #[error("unknown endpoint {0:?}")]
+    UnknownEndpoint(String),
+}
+
+/// Sets up a hub: which endpoints, on which addresses.
+#[derive(Debug)]
+pub struct HubBuilder {
+    host: IpAddr,
+    ephemeral: bool,
+    specs: Vec<EndpointSpec>,
+    addrs: Vec<(String, SocketAddr)>,
+    control: bool,
+    record: bool,
+    max_message_size: usize,
+}
+
+impl Default for HubBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HubBuilder {
+    /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702) and `control`
+    /// (8790) on 127.0.0.1.
+    #[must_use]
+    pub fn new() -> Self {
+        let ws = |path: &str| Transport::WebSocket {
+            path: path.to_owned(),
+        };
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ephemeral: false,
+            specs: vec![
+                EndpointSpec {
+                    name: "echo".into(),
+                    default_port: 8700,
+                    transport: ws("/"),
+                    service: Arc::new(Echo),
+                },
+                EndpointSpec {
+                    name: "echo-ack".into(),
+                    default_port: 8701,
+                    transport: ws("/"),
+                    service: Arc::new(EchoAck),
+                },
+                EndpointSpec {
+                    name: "sink".into(),
+                    default_port: 8702,
+                    transport: ws("/"),
+                    service: Arc::new(Sink),
+                },
+            ],
+            addrs: Vec::new(),
+            control: true,
+            record: false,
+            max_message_size: 64 * 1024 * 1024,
+        }
+    }
+
+    /// Every endpoint on port 0 (the OS picks free ports).
+    #[must_use]
+    pub fn ephemeral(mut self) -> Self {
+        self.ephemeral = true;
+        self
+    }
+
+    /// The host for default addresses (default 127.0.0.1).
+    #[must_use]
+    pub fn host(mut self, host: IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// Listens for `endpoint` (or `control`) on `addr`.
+    #[must_use]
+    pub fn addr(mut self, endpoint: impl Into<String>, addr: SocketAddr) -> Self {
+        self.addrs.push((endpoint.into(), addr));
+        self
+    }
+
+    /// Adds an endpoint (platforms add theirs).
+    #[must_use]
+    pub fn endpoint(mut self, spec: EndpointSpec) -> Self {
+        self.specs.retain(|s| s.name != spec.name);
+        self.specs.push(spec);
+        self
+    }
+
+    /// Keeps every received frame in a per-endpoint log (tests, the demo).
+    #[must_use]
+    pub fn record(mut self, on: bool) -> Self {
+        self.record = on;
+        self
+    }
+
+    /// Without the control API.
+    #[must_use]
+    pub fn without_control(mut self) -> Self {
+        self.control = false;
+        self
+    }
+
+    /// Largest message the hub accepts.
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    fn addr_for(&self, name: &str, default_port: u16) -> SocketAddr {
+        if let Some((_, a)) = self.addrs.iter().find(|(n, _)| n == name) {
+            return *a;
+        }
+        SocketAddr::new(self.host, if self.ephemeral { 0 } else { default_port })
+    }
+
+    /// Binds every listener and starts serving.
+    ///
+    /// # Errors
+    /// [`HubError::Bind`] naming the endpoint whose address is taken.
+    pub async fn start(self) -> Result<Hub, HubError> {
+        let (shutdown, _) = watch::channel(false);
+        let mut endpoints = Vec::new();
+        let mut tasks = Vec::new();
+        for spec in &self.specs {
+            let addr = self.addr_for(&spec.name, spec.default_port);
+            let listener = listener::bind(addr).map_err(|source| HubError::Bind {
+                endpoint: spec.name.clone(),
+                addr,
+                source,
+            })?;
+            let bound = listener.local_addr().map_err(|source| HubError::Bind {
+                endpoint: spec.name.clone(),
+                addr,
+                source,
+            })?;
+            let (listener_tx, listener_rx) = mpsc::channel(8);
+            let endpoint = Arc::new(EndpointShared {
+                spec: spec.clone(),
+                addr: bound,
+                registry: Arc::default(),
+                stats: Default::default(),
+                record: self.record,
+                faults: watch::Sender::new(FaultState::default()),
+                listener: listener_tx,
+                max_message_size: self.max_message_size,
+            });
+            tasks.push(tokio::spawn(listener::run(
+                endpoint.clone(),
+                listener,
+                listener_rx,
+                shutdown.subscribe(),
+            )));
+            endpoints.push(endpoint);
+        }
+        let inner = Arc::new(HubInner { endpoints });
+        let mut control = None;
+        if self.control {
+            let addr = self.addr_for("control", CONTROL_PORT);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| HubError::Bind {
+                    endpoint: "control".into(),
+                    addr,
+                    source,
+                })?;
+            let bound = listener.local_addr().map_err(|source| HubError::Bind {
+                endpoint: "control".into(),
+                addr,
+                source,
+            })?;
+            let app = crate::control::router(inner.clone());
+            let mut stop = shutdown.subscribe();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.changed().await;
+                    })
+                    .await;
+            }));
+            control = Some(bound);
+        }
+        Ok(Hub {
+            inner,
+            control,
+            shutdown,
+            tasks,
+        })
+    }
+}
+
+pub(crate) struct HubInner {
+    pub(crate) endpoints: Vec<Arc<EndpointShared>>,
+}
+
+impl HubInner {
+    pub(crate) fn endpoint(&self, name: &str) -> Option<&Arc<EndpointShared>> {
+        self.endpoints.iter().find(|e| e.spec.name == name)
+    }
+}
+
+/// A running hub. Dropping it leaves the listeners running until [`Hub::shutdown`].
+pub struct Hub {
+    inner: Arc<HubInner>,
+    control: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("endpoints", &self.endpoints())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// A hub builder with the default endpoints.
+    #[must_use]
+    pub fn builder() -> HubBuilder {
+        HubBuilder::new()
+    }
+
+    /// `(name, url)` of every endpoint, the control API last (`http://…`).
+    #[must_use]
+    pub fn endpoints(&self) -> Vec<(String, String)> {
+        let mut list: Vec<(String, String)> = self
+            .inner
+            .endpoints
+            .iter()
+            .map(|e| (e.spec.name.clone(), e.url()))
+            .collect();
+        if let Some(addr) = self.control {
+            list.push(("control".into(), format!("http://{addr}")));
+        }
+        list
+    }
+
+    /// The URL of one endpoint.
+    #[must_use]
+    pub fn url(&self, name: &str) -> Option<String> {
+        self.endpoints()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, u)| u)
+    }
+
+    /// Applies a fault to an endpoint.
+    ///
+    /// # Errors
+    /// [`HubError::UnknownEndpoint`].
+    pub fn fault(&self, endpoint: &str, fault: &Fault) -> Result<(), HubError> {
+        self.inner
+            .endpoint(endpoint)
+            .ok_or_else(|| HubError::UnknownEndpoint(endpoint.into()))?
+            .apply(fault);
+        Ok(())
+    }
+
+    /// Clears stall and delay on one endpoint (`None`: all).
+    ///
+    /// # Errors
+    /// [`HubError::UnknownEndpoint`].
+    pub fn resume(&self, endpoint: Option<&str>) -> Result<(), HubError> {
+        match endpoint {
+            None => self.inner.endpoints.iter().for_each(|e| e.resume()),
+            Some(name) => self
+                .inner
+                .endpoint(name)
+                .ok_or_else(|| HubError::UnknownEndpoint(name.into()))?
+                .resume(),
+        }
+        Ok(())
+    }
+
+    /// An endpoint's counters.
+    #[must_use]
+    pub fn stats(&self, endpoint: &str) -> Option<EndpointStats> {
+        self.inner.endpoint(endpoint).map(|e| e.stats.snapshot())
+    }
+
+    /// Every frame the endpoint received, in arrival order (needs [`HubBuilder::record`]).
+    #[must_use]
+    pub fn received(&self, endpoint: &str) -> Vec<Frame> {
+        self.inner
+            .endpoint(endpoint)
+            .map(|e| e.stats.log())
+            .unwrap_or_default()
+    }
+
+    /// The close codes clients sent, in order (`None`: a close frame without a code), e.g.
+    /// 1007 after an invalid-UTF-8 garbage fault.
+    #[must_use]
+    pub fn client_close_codes(&self, endpoint: &str) -> Vec<Option<u16>> {
+        self.inner
+            .endpoint(endpoint)
+            .map(|e| e.stats.close_codes())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the receive log of an endpoint.
+    pub fn clear_received(&self, endpoint: &str) {
+        if let Some(e) = self.inner.endpoint(endpoint) {
+            e.stats.clear_log();
+        }
+    }
+
+    /// Live connections of an endpoint.
+    #[must_use]
+    pub fn connections(&self, endpoint: &str) -> usize {
+        self.inner
+            .endpoint(endpoint)
+            .map_or(0, |e| e.registry.len())
+    }
+
+    /// Stops every listener and drops every connection.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! # tether-hub
+//!
+//! A local server that speaks every tether platform (and plain echo), with fault
+//! injection, so examples, tests and benchmarks run offline on one machine.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tether_hub::{Fault, Hub};
+//! let hub = Hub::builder().ephemeral().start().await?;
+//! let echo = hub.url("echo").unwrap();          // ws://127.0.0.1:PORT/
+//! hub.fault("echo", &Fault::Drop { code: None })?; // reset every connection
+//! hub.fault("echo", &Fault::Stall { secs: Some(5.0) })?;
+//! hub.resume(None)?;
+//! # Ok(()) }
+//! ```
+//!
+//! Endpoints are [`Service`]s: a sans-IO [`Session`] per connection (frames in, frames
+//! out) driven by the hub's per-connection loop, which applies faults, batches writes
+//! and bounds every queue (a client too slow to take what is routed to it is
+//! disconnected).
+#![warn(missing_docs)]
+
+mod conn;
+mod control;
+mod echo;
+mod endpoint;
+mod fault;
+mod hub;
+mod listener;
+mod registry;
+mod service;
+mod stats;
+
+pub use echo::{Echo, EchoAck, Sink};
+pub use endpoint::{EndpointSpec, Transport};
+pub use fault::{DEFAULT_OVERSIZE, Fault, Garbage};
+pub use hub::{CONTROL_PORT, Hub, HubBuilder, HubError};
+pub use registry::{PUSH_QUEUE, Registry, RouteError};
+pub use service::{Close, ConnInfo, Service, Session};
+pub use stats::{EndpointStats, RECEIVE_LOG_LIMIT};

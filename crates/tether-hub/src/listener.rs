@@ -1,0 +1,192 @@
+//! Accepts connections for one endpoint, survives refuse/restart faults, and starts a
+//! driver per connection.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tether::transport::{framed, from_websocket};
+use tokio::{
+    net::{TcpListener, TcpSocket, TcpStream},
+    sync::{mpsc, watch},
+};
+use tokio_websockets::{Limits, ServerBuilder};
+
+use crate::{
+    conn::{Command, Driver, HubStream},
+    endpoint::{EndpointShared, ListenerCommand, Transport},
+    registry::{ConnHandle, PUSH_QUEUE},
+    service::ConnInfo,
+};
+
+/// Binds a listener that can be re-bound on the same port after a restart.
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+pub(crate) async fn run(
+    endpoint: Arc<EndpointShared>,
+    listener: TcpListener,
+    mut commands: mpsc::Receiver<ListenerCommand>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut listener = Some(listener);
+    loop {
+        let accept = async {
+            match &listener {
+                Some(l) => l.accept().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            accepted = accept => match accepted {
+                Ok((tcp, peer)) => {
+                    let id = endpoint.registry.next_id();
+                    let (commands_tx, commands) = mpsc::channel(16);
+                    let (push_tx, pushed) = mpsc::channel(PUSH_QUEUE);
+                    endpoint.registry.insert(id, ConnHandle { commands: commands_tx, push: push_tx, abort: None });
+                    endpoint.stats.connected();
+                    let task = tokio::spawn(serve(endpoint.clone(), tcp, peer, id, commands, pushed));
+                    endpoint.registry.set_abort(id, task.abort_handle());
+                }
+                Err(e) => {
+                    // Out of descriptors or similar: back off briefly, keep serving.
+                    tracing::warn!(endpoint = %endpoint.spec.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            command = commands.recv() => match command {
+                None => break,
+                Some(ListenerCommand::Refuse(period)) => {
+                    drop(listener.take());
+                    tracing::info!(endpoint = %endpoint.spec.name, ?period, "refusing connections");
+                    tokio::select! {
+                        () = tokio::time::sleep(period) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                    listener = rebind(&endpoint).await;
+                }
+                Some(ListenerCommand::Restart) => {
+                    drop(listener.take());
+                    endpoint.registry.command_all(&Command::Reset);
+                    listener = rebind(&endpoint).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    endpoint.registry.command_all(&Command::Reset);
+}
+
+async fn rebind(endpoint: &EndpointShared) -> Option<TcpListener> {
+    for _ in 0..100 {
+        match bind(endpoint.addr) {
+            Ok(l) => return Some(l),
+            Err(e) => {
+                tracing::warn!(endpoint = %endpoint.spec.name, error = %e, "rebind failed; retrying");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    tracing::error!(endpoint = %endpoint.spec.name, "cannot rebind; endpoint stays down");
+    None
+}
+
+/// One accepted connection: wait out a stall, upgrade/frame, open a session, drive it.
+async fn serve(
+    endpoint: Arc<EndpointShared>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    id: u64,
+    mut commands: mpsc::Receiver<Command>,
+    pushed: mpsc::Receiver<tether::Frame>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let (stream, reset) = HubStream::new(tcp);
+
+    let outcome = async {
+        // A stalled endpoint does not even answer the upgrade.
+        let mut faults = endpoint.faults.subscribe();
+        while faults.borrow_and_update().stalled.is_some() {
+            tokio::select! {
+                _ = faults.changed() => {}
+                c = commands.recv() => if matches!(c, None | Some(Command::Reset | Command::Close(..))) {
+                    return None;
+                },
+            }
+        }
+        let (transport, info) = match &endpoint.spec.transport {
+            Transport::WebSocket { .. } => {
+                let server = ServerBuilder::new()
+                    .limits(Limits::default().max_payload_len(Some(endpoint.max_message_size)))
+                    .config(tokio_websockets::Config::default().flush_threshold(256 * 1024));
+                let (request, ws) = tokio::time::timeout(Duration::from_secs(10), server.accept(stream)).await.ok()?.ok()?;
+                let headers = request
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect();
+                let info = ConnInfo {
+                    id,
+                    peer,
+                    path: request.uri().path().to_owned(),
+                    query: request.uri().query().map(str::to_owned),
+                    headers,
+                    registry: endpoint.registry.clone(),
+                };
+                (from_websocket(ws), info)
+            }
+            Transport::Tcp(codec) => {
+                let info = ConnInfo {
+                    id,
+                    peer,
+                    path: String::new(),
+                    query: None,
+                    headers: Vec::new(),
+                    registry: endpoint.registry.clone(),
+                };
+                (framed(stream, codec()), info)
+            }
+        };
+        Some((transport, info))
+    }
+    .await;
+
+    let Some((mut transport, info)) = outcome else {
+        endpoint.registry.remove(id);
+        endpoint.stats.disconnected();
+        return;
+    };
+    let session = match endpoint.spec.service.open(&info) {
+        Ok(s) => s,
+        Err(close) => {
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                if transport.start_close(close.code, &close.reason).is_ok() {
+                    let _ = std::future::poll_fn(|cx| transport.poll_close(cx)).await;
+                }
+            })
+            .await;
+            endpoint.registry.remove(id);
+            endpoint.stats.disconnected();
+            return;
+        }
+    };
+    let state = endpoint.faults.borrow().clone();
+    let driver = Driver {
+        id,
+        transport,
+        session,
+        endpoint: endpoint.clone(),
+        commands,
+        pushed,
+        reset,
+        stalled: state.stalled,
+        delay: state.delay,
+    };
+    driver.run().await;
+}

@@ -1,0 +1,113 @@
+//! Per-endpoint counters and the optional receive log.
+
+use std::sync::{
+    Mutex,
+    atomic::{AtomicU64, Ordering::Relaxed},
+};
+
+use serde::Serialize;
+use tether::Frame;
+
+/// Frames kept in a receive log at most; past it, only counters grow.
+pub const RECEIVE_LOG_LIMIT: usize = 4_000_000;
+
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    accepted: AtomicU64,
+    active: AtomicU64,
+    received: AtomicU64,
+    received_bytes: AtomicU64,
+    sent: AtomicU64,
+    sent_bytes: AtomicU64,
+    log: Mutex<Vec<Frame>>,
+    close_codes: Mutex<Vec<Option<u16>>>,
+}
+
+/// A copy of one endpoint's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EndpointStats {
+    /// Connections accepted so far.
+    pub accepted: u64,
+    /// Connections open now.
+    pub active: u64,
+    /// Messages received from clients.
+    pub received: u64,
+    /// Payload bytes received.
+    pub received_bytes: u64,
+    /// Messages sent to clients.
+    pub sent: u64,
+    /// Payload bytes sent.
+    pub sent_bytes: u64,
+}
+
+impl Stats {
+    pub(crate) fn connected(&self) {
+        self.accepted.fetch_add(1, Relaxed);
+        self.active.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn disconnected(&self) {
+        self.active.fetch_sub(1, Relaxed);
+    }
+
+    pub(crate) fn received(&self, frame: &Frame, record: bool) {
+        self.received.fetch_add(1, Relaxed);
+        self.received_bytes.fetch_add(frame.len() as u64, Relaxed);
+        if record {
+            let mut log = self
+                .log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if log.len() < RECEIVE_LOG_LIMIT {
+                log.push(frame.clone());
+            }
+        }
+    }
+
+    pub(crate) fn client_closed(&self, code: Option<u16>) {
+        let mut codes = self
+            .close_codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if codes.len() < RECEIVE_LOG_LIMIT {
+            codes.push(code);
+        }
+    }
+
+    pub(crate) fn close_codes(&self) -> Vec<Option<u16>> {
+        self.close_codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn sent(&self, frame: &Frame) {
+        self.sent.fetch_add(1, Relaxed);
+        self.sent_bytes.fetch_add(frame.len() as u64, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> EndpointStats {
+        EndpointStats {
+            accepted: self.accepted.load(Relaxed),
+            active: self.active.load(Relaxed),
+            received: self.received.load(Relaxed),
+            received_bytes: self.received_bytes.load(Relaxed),
+            sent: self.sent.load(Relaxed),
+            sent_bytes: self.sent_bytes.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn log(&self) -> Vec<Frame> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn clear_log(&self) {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+}
