@@ -1,9 +1,11 @@
 //! `tether`: connect to realtime servers from the shell.
 //!
 //! Subcommands: `connect` (stdin lines out, JSON lines in), `serve` (the local hub),
-//! `fault` (drive the hub's faults). `demo` and `bench` arrive with their issues.
+//! `fault` (drive the hub's faults), `demo` (the embedded default). `bench` arrives with
+//! its issue.
 
 mod connect;
+mod demo;
 mod fault;
 mod interactive;
 mod output;
@@ -29,13 +31,21 @@ enum Command {
     /// Run the hub: a local server for every platform (and echo, echo-ack, sink), with
     /// fault injection through its control API.
     Serve(serve::ServeArgs),
+    /// The embedded default: an in-process hub and a client of each platform through a
+    /// scripted story with injected faults, then a summary table.
+    Demo(demo::DemoArgs),
     /// Inject a fault into a running hub (drop, stall, delay, garbage, refuse, restart).
     Fault(fault::FaultArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // The demo narrates connection events itself; elsewhere warnings go to stderr.
+    init_logging(if matches!(cli.command, Command::Demo(_)) {
+        "error"
+    } else {
+        "warn"
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,6 +61,7 @@ fn main() -> ExitCode {
             Command::Connect(args) => connect::run(*args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Fault(args) => fault::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
         }
     });
     // Do not wait for the blocking stdin reader thread.
@@ -58,10 +69,10 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
-fn init_logging() {
+/// Logs go to stderr, filtered by `RUST_LOG` (default: `default`).
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -348,6 +348,9 @@ impl<E: Clone + Send + 'static> Client<E> {
 
 impl<E> Client<E> {
     /// A watch of the connection state.
+    ///
+    /// Do not hold a borrow of it (`borrow()`, or the guard `wait_for` returns) across an
+    /// `.await`: the client cannot publish its next state while a borrow is held.
     #[must_use]
     pub fn state(&self) -> watch::Receiver<State> {
         self.shared.state.subscribe()

@@ -1,0 +1,190 @@
+//! `tether serve` as a user runs it: a separate process that prints its endpoints, serves
+//! `tether connect`, and holds 10,000 concurrent connections.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tether::{Client, ClientConfig, Policy, raw::Raw};
+
+/// A hub in its own process (the fd limit is per process: 20,000 here).
+struct Hub {
+    child: Child,
+    endpoints: Value,
+}
+
+impl Hub {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let endpoints: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        Self { child, endpoints }
+    }
+
+    fn url(&self, name: &str) -> String {
+        self.endpoints[name].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_prints_every_endpoint_then_ready() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["serve", "--ephemeral"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for line in reader.lines() {
+        let line = line.unwrap();
+        if line == "ready" {
+            break;
+        }
+        lines.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let names: Vec<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().0).collect();
+    assert_eq!(names, ["echo", "echo-ack", "sink", "control"]);
+    assert!(
+        lines[0].starts_with("echo ws://127.0.0.1:") && lines[0].ends_with('/'),
+        "{lines:?}"
+    );
+    assert!(
+        lines[3].starts_with("control http://127.0.0.1:"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_taken_port_names_the_endpoint_and_the_flag() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let taken = hub
+        .url("echo")
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["serve", "--ephemeral", "--echo", &taken])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr.contains("echo: cannot listen on") && stderr.contains("--echo ADDR"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn connect_talks_to_the_echo_endpoint_as_the_readme_shows() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args([
+            "connect",
+            &hub.url("echo-ack"),
+            "--ack-field",
+            "id",
+            "--drain",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"id\":1,\"text\":\"hi\"}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        r#"{"type":"message","data":{"id":1,"ack":true}}"#
+    );
+}
+
+#[test]
+fn a_separate_hub_process_holds_10_000_connections_each_exchanging_a_message() {
+    const CLIENTS: usize = 10_000;
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let url = hub.url("echo-ack");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let raw = Raw::json().ack_field("id");
+        let config = ClientConfig::default()
+            .outbox(4, Policy::Backpressure)
+            .event_capacity(4)
+            .connect_timeout(Duration::from_secs(30))
+            .heartbeat(Duration::from_secs(60));
+        let mut clients = Vec::with_capacity(CLIENTS);
+        let mut receipts = Vec::with_capacity(CLIENTS);
+        for i in 0..CLIENTS {
+            let (client, events) = Client::builder(raw.clone())
+                .url(&url)
+                .config(config.clone())
+                .start()
+                .unwrap();
+            drop(events);
+            receipts.push(client.send(raw.encode(&json!({"id": i}))).await.unwrap());
+            clients.push(client);
+        }
+        // Every connection is open at once and every message was acknowledged on it.
+        let all = futures_util::future::join_all(receipts);
+        let results = tokio::time::timeout(Duration::from_secs(120), all)
+            .await
+            .expect("acks in time");
+        let delivered = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(delivered, CLIENTS);
+        let open = clients
+            .iter()
+            .filter(|c| matches!(*c.state().borrow(), tether::State::Ready))
+            .count();
+        assert_eq!(open, CLIENTS, "all connections open concurrently");
+        let stats: Value = {
+            let control = hub.url("control");
+            let addr = control.trim_start_matches("http://");
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            write!(s, "GET /stats HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+            let mut body = String::new();
+            std::io::Read::read_to_string(&mut s, &mut body).unwrap();
+            serde_json::from_str(body.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+        };
+        assert_eq!(stats["echo-ack"]["active"], CLIENTS as u64);
+        assert_eq!(stats["echo-ack"]["received"], CLIENTS as u64);
+        for c in &clients {
+            c.close().await;
+        }
+    });
+}
