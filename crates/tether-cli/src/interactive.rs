@@ -127,9 +127,23 @@ pub async fn run(client: Client<RawMessage>, mut events: Events<RawMessage>, raw
             let _ = editor.save_history(path);
         }
     });
+    // One task owns the terminal output (through the editor's printer, so the prompt
+    // line is redrawn below what is printed): events and command answers alike.
+    let (say, mut said) = mpsc::channel::<String>(64);
     let printer_task = tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            if let Some(text) = describe(&event) {
+        let mut events_open = true;
+        loop {
+            let text = tokio::select! {
+                event = events.recv(), if events_open => match event {
+                    Some(event) => describe(&event),
+                    None => { events_open = false; None }
+                },
+                line = said.recv() => match line {
+                    Some(line) => Some(line),
+                    None => break,
+                },
+            };
+            if let Some(text) = text {
                 let _ = printer.print(text);
             }
         }
@@ -139,25 +153,31 @@ pub async fn run(client: Client<RawMessage>, mut events: Events<RawMessage>, raw
         tokio::select! {
             line = lines.recv() => match line.flatten() {
                 None => break,
-                Some(line) => match line.trim() {
-                    "" => {}
-                    "/help" => println!("{HELP}"),
-                    "/quit" => break,
-                    "/state" => println!("{}", describe_state(&client.state().borrow())),
-                    "/stats" => println!("{:#?}", client.stats()),
-                    text => match raw.encode_line(text) {
-                        Err(e) => println!("{}", paint(AnsiColor::Red, &format!("✗ not sent: {e}"))),
-                        Ok(m) => {
-                            if let Err(e) = client.send(m).await {
-                                println!("{}", paint(AnsiColor::Red, &format!("✗ not sent: {e}")));
-                            }
-                        }
-                    },
-                },
+                Some(line) => {
+                    let answer = match line.trim() {
+                        "" => None,
+                        "/help" => Some(HELP.to_owned()),
+                        "/quit" => break,
+                        "/state" => Some(describe_state(&client.state().borrow())),
+                        "/stats" => Some(format!("{:#?}", client.stats())),
+                        text => match raw.encode_line(text) {
+                            Err(e) => Some(paint(AnsiColor::Red, &format!("✗ not sent: {e}"))),
+                            Ok(m) => client
+                                .send(m)
+                                .await
+                                .err()
+                                .map(|e| paint(AnsiColor::Red, &format!("✗ not sent: {e}"))),
+                        },
+                    };
+                    if let Some(answer) = answer {
+                        let _ = say.send(answer).await;
+                    }
+                }
             },
             _ = state.wait_for(State::is_closed) => break,
         }
     }
+    drop(say);
     let final_state = client.close().await;
     let _ = printer_task.await;
     match final_state {

@@ -109,6 +109,12 @@ where
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Received, ConnectionError>>> {
+        if self.shutdown == Shutdown::Requested {
+            // The TCP close handshake: flush, shut our side, then read until the peer's EOF.
+            if let Err(e) = std::task::ready!(self.poll_shut_write(cx)) {
+                return Poll::Ready(Some(Err(e)));
+            }
+        }
         Pin::new(&mut self.framed)
             .poll_next(cx)
             .map(|o| o.map(|r| r.map(Received::Frame).map_err(map_codec)))
