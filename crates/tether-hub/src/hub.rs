@@ -289,6 +289,10 @@ impl Hub {
 
     /// Applies a fault to an endpoint.
     ///
+    /// Live connections get the fault as a command and act on it at their next turn, a
+    /// moment after this returns: a test that needs the effect waits for it (a state
+    /// change, a close code) rather than assuming it.
+    ///
     /// # Errors
     /// [`HubError::UnknownEndpoint`].
     pub fn fault(&self, endpoint: &str, fault: &Fault) -> Result<(), HubError> {

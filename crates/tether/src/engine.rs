@@ -38,6 +38,8 @@ const READ_BUDGET: usize = 512;
 const WRITE_BUDGET: usize = 4096;
 /// Messages taken from the outbox at a time.
 const TAKE_BATCH: usize = 512;
+/// Longest wait for a peer to close after tether failed the connection.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// How a connection ended.
 enum Exit {
@@ -333,6 +335,7 @@ impl<P: Protocol> Engine<P> {
         self.set_state(State::Open);
         let mut out = Output::default();
         self.protocol.on_open(&mut out);
+        self.refresh_app_heartbeat(&mut conn);
         let exit = match self.apply(&mut conn, out, true) {
             Err(e) => Exit::Lost(e),
             Ok(()) => poll_fn(|cx| self.poll_connection(&mut conn, cx)).await,
@@ -340,11 +343,11 @@ impl<P: Protocol> Engine<P> {
         if let Exit::Lost(ConnectionError::ProtocolViolation { .. }) = &exit {
             // Let the close frame tether queued (1002/1007/1009) reach the peer.
             let transport = &mut conn.transport;
-            let _ = tokio::time::timeout(
-                self.config.close_timeout,
-                poll_fn(|cx| transport.poll_close(cx)),
-            )
-            .await;
+            let limit = self.config.close_timeout;
+            let _ = tokio::time::timeout(limit, poll_fn(|cx| transport.poll_close(cx))).await;
+            // Then wait (briefly) for the peer to close, so it reads the code, not a reset.
+            let _ = tokio::time::timeout(limit.min(LINGER), poll_fn(|cx| transport.poll_drain(cx)))
+                .await;
         }
         exit
     }
@@ -380,11 +383,6 @@ impl<P: Protocol> Engine<P> {
                 conn.ping_due = true;
             }
         }
-        if let Some((_, interval)) = conn.app_heartbeat.as_mut() {
-            while interval.poll_tick(cx).is_ready() {
-                conn.app_heartbeat_due = true;
-            }
-        }
 
         // Read.
         let mut budget = READ_BUDGET;
@@ -415,6 +413,14 @@ impl<P: Protocol> Engine<P> {
             conn.last_inbound = Instant::now();
         }
         self.events.poll_flush(cx);
+
+        // The app heartbeat: polled after reading, since a frame just read (a hello) may
+        // have set or changed its interval.
+        if let Some((_, interval)) = conn.app_heartbeat.as_mut() {
+            while interval.poll_tick(cx).is_ready() {
+                conn.app_heartbeat_due = true;
+            }
+        }
 
         // Write.
         match self.poll_write(conn, cx) {

@@ -536,3 +536,242 @@ async fn close_runs_the_handshake_and_hands_back_what_was_not_delivered() {
     assert_eq!(server.await.unwrap(), Some(1000));
     assert!(matches!(receipt.await, Err(SendError::Closed(_))));
 }
+
+/// A platform with a login and an application heartbeat whose interval comes from the
+/// server's hello, like Hiven's `hbt_int`.
+#[derive(Debug, Default)]
+struct Greeter {
+    heartbeat: Option<Duration>,
+}
+
+impl tether::Protocol for Greeter {
+    type Event = serde_json::Value;
+
+    fn name(&self) -> &'static str {
+        "greeter"
+    }
+
+    fn on_open(&mut self, out: &mut tether::Output<serde_json::Value>) {
+        out.send(Frame::text(r#"{"op":"login","token":"t0k"}"#));
+    }
+
+    fn on_frame(
+        &mut self,
+        frame: Frame,
+        out: &mut tether::Output<serde_json::Value>,
+    ) -> Result<(), tether::DecodeError> {
+        let v: serde_json::Value = serde_json::from_slice(frame.payload())
+            .map_err(|e| tether::DecodeError::new(e.to_string()))?;
+        match v["op"].as_str() {
+            Some("welcome") => {
+                self.heartbeat = v["hb"].as_u64().map(Duration::from_millis);
+                out.ready();
+            }
+            Some("refused") => out.fail(tether::ConnectionError::LoginRefused("bad token".into())),
+            _ => out.deliver(tether::Inbound::new(v)),
+        }
+        Ok(())
+    }
+
+    fn heartbeat_interval(&self) -> Option<Duration> {
+        self.heartbeat
+    }
+
+    fn heartbeat(&mut self) -> Option<Frame> {
+        Some(Frame::text(r#"{"op":"hb"}"#))
+    }
+
+    fn on_close(&mut self) {
+        self.heartbeat = None;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn login_goes_first_on_every_connection_and_queued_messages_wait_for_ready() {
+    let cfg = config();
+    let (connector, mut net) = network(64 * 1024, cfg.clone());
+    let (client, _events) = Client::builder(Greeter::default())
+        .config(cfg)
+        .connector(connector)
+        .start()
+        .unwrap();
+    for i in 0..3 {
+        client
+            .send(Frame::text(format!(r#"{{"n":{i}}}"#)))
+            .await
+            .unwrap();
+    }
+    let mut ws = net.servers.recv().await.unwrap();
+    assert_eq!(
+        next_text(&mut ws).await.unwrap(),
+        r#"{"op":"login","token":"t0k"}"#
+    );
+    // Nothing else until the platform is ready.
+    let early = tokio::time::timeout(Duration::from_secs(2), next_text(&mut ws)).await;
+    assert!(
+        early.is_err(),
+        "a queued message went out before the login completed: {early:?}"
+    );
+    assert_eq!(*client.state().borrow(), State::Open);
+    ws.send(Message::text(r#"{"op":"welcome"}"#)).await.unwrap();
+    for i in 0..3 {
+        assert_eq!(next_text(&mut ws).await.unwrap(), format!(r#"{{"n":{i}}}"#));
+    }
+    // Reconnect: login again, before anything queued meanwhile.
+    drop(ws);
+    client.send(Frame::text(r#"{"n":3}"#)).await.unwrap();
+    let mut ws = net.servers.recv().await.unwrap();
+    assert_eq!(
+        next_text(&mut ws).await.unwrap(),
+        r#"{"op":"login","token":"t0k"}"#
+    );
+    ws.send(Message::text(r#"{"op":"welcome"}"#)).await.unwrap();
+    assert_eq!(next_text(&mut ws).await.unwrap(), r#"{"n":3}"#);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_app_heartbeat_follows_the_interval_the_server_announces() {
+    let cfg = config()
+        .heartbeat(Duration::from_secs(60))
+        .dead_after(Duration::from_secs(60));
+    let (connector, mut net) = network(64 * 1024, cfg.clone());
+    let (_client, _events) = Client::builder(Greeter::default())
+        .config(cfg)
+        .connector(connector)
+        .start()
+        .unwrap();
+    let mut ws = net.servers.recv().await.unwrap();
+    let _login = next_text(&mut ws).await.unwrap();
+    ws.send(Message::text(r#"{"op":"welcome","hb":2000}"#))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut at = Vec::new();
+    for _ in 0..3 {
+        let hb = tokio::time::timeout(Duration::from_secs(10), next_text(&mut ws))
+            .await
+            .expect("a heartbeat within 10 s");
+        assert_eq!(hb.unwrap(), r#"{"op":"hb"}"#);
+        at.push(start.elapsed().as_millis());
+    }
+    for (n, t) in at.iter().enumerate() {
+        let expected = 2000 * (n as u128 + 1);
+        assert!(
+            (expected..expected + 50).contains(t),
+            "heartbeat {n} at {t} ms, expected ~{expected} ms"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pings_go_out_every_heartbeat_and_measure_the_round_trip() {
+    let cfg = config().heartbeat(Duration::from_secs(5));
+    let (connector, mut net) = network(64 * 1024, cfg.clone());
+    let (client, _events) = Client::builder(Raw::json())
+        .config(cfg)
+        .connector(connector)
+        .start()
+        .unwrap();
+    let mut ws = net.servers.recv().await.unwrap();
+    let start = Instant::now();
+    // The server library answers pings while it is polled.
+    let mut pings = 0;
+    while pings < 2 {
+        let msg = ws.next().await.unwrap().unwrap();
+        if msg.is_ping() {
+            pings += 1;
+            let elapsed = start.elapsed();
+            assert!(
+                elapsed >= Duration::from_secs(5 * pings)
+                    && elapsed < Duration::from_secs(5 * pings + 1),
+                "{elapsed:?}"
+            );
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(client.stats().heartbeat_rtt.is_some());
+    assert!(
+        matches!(*client.state().borrow(), State::Ready),
+        "an answering peer is never declared dead"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_login_stops_the_client_with_a_fatal_error() {
+    let cfg = config();
+    let (connector, mut net) = network(64 * 1024, cfg.clone());
+    let (client, _events) = Client::builder(Greeter::default())
+        .config(cfg)
+        .connector(connector)
+        .start()
+        .unwrap();
+    let mut ws = net.servers.recv().await.unwrap();
+    let _login = next_text(&mut ws).await.unwrap();
+    ws.send(Message::text(r#"{"op":"refused"}"#)).await.unwrap();
+    match client.closed().await {
+        State::Closed {
+            reason,
+            fatal: true,
+        } => assert!(reason.contains("login refused"), "{reason}"),
+        other => panic!("expected a fatal close, got {other:?}"),
+    }
+    assert_eq!(*net.attempts.lock().unwrap(), 1);
+}
+
+/// A platform with a fixed application heartbeat and no login (like Moobius' 30 s one).
+#[derive(Debug)]
+struct Fixed;
+
+impl tether::Protocol for Fixed {
+    type Event = ();
+
+    fn name(&self) -> &'static str {
+        "fixed"
+    }
+
+    fn on_open(&mut self, out: &mut tether::Output<()>) {
+        out.ready();
+    }
+
+    fn on_frame(
+        &mut self,
+        _frame: Frame,
+        _out: &mut tether::Output<()>,
+    ) -> Result<(), tether::DecodeError> {
+        Ok(())
+    }
+
+    fn heartbeat_interval(&self) -> Option<Duration> {
+        Some(Duration::from_secs(3))
+    }
+
+    fn heartbeat(&mut self) -> Option<Frame> {
+        Some(Frame::text("hb"))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fixed_app_heartbeat_runs_from_the_first_connection_without_any_inbound_frame() {
+    let cfg = config()
+        .heartbeat(Duration::from_secs(60))
+        .dead_after(Duration::from_secs(60));
+    let (connector, mut net) = network(64 * 1024, cfg.clone());
+    let (_client, _events) = Client::builder(Fixed)
+        .config(cfg)
+        .connector(connector)
+        .start()
+        .unwrap();
+    let mut ws = net.servers.recv().await.unwrap();
+    let start = Instant::now();
+    for n in 1..=2u64 {
+        let hb = tokio::time::timeout(Duration::from_secs(10), next_text(&mut ws))
+            .await
+            .expect("a heartbeat within 10 s");
+        assert_eq!(hb.unwrap(), "hb");
+        let t = start.elapsed();
+        assert!(
+            t >= Duration::from_secs(3 * n) && t < Duration::from_millis(3000 * n + 50),
+            "{t:?}"
+        );
+    }
+}

@@ -63,6 +63,12 @@ pub trait Transport: Send + Unpin + 'static {
     fn start_close(&mut self, code: u16, reason: &str) -> Result<(), ConnectionError>;
     /// Completes the close: flushes, waits for the peer's close (WebSocket), shuts down.
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>>;
+    /// After a close: reads and discards until the peer closes its side, so that the peer
+    /// reads our close frame instead of a reset (dropping a socket with unread bytes
+    /// resets it). The engine bounds this in time.
+    fn poll_drain(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
+    }
 }
 
 /// A boxed transport.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use http::{HeaderName, HeaderValue};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_websockets::{ClientBuilder, CloseCode, Limits, Message, WebSocketStream};
 
 use super::{BoxTransport, Endpoint, Received, Transport};
@@ -192,5 +192,18 @@ where
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {
         Pin::new(&mut self.ws).poll_close(cx).map_err(map_error)
+    }
+
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut scratch = [0u8; 4096];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(self.ws.get_mut()).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(()),
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }

@@ -1,0 +1,391 @@
+//! Helpers for running the tether engine against an in-process hub: bounded waits, an
+//! acknowledged message stream with its order check, an event recorder, a probe
+//! endpoint that shows what the built-in ones keep to themselves, and a bare HTTP client
+//! for the control API.
+
+use std::{
+    collections::HashSet,
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
+};
+
+use serde_json::json;
+use tether::{
+    BackoffConfig, Client, Event, Events, Frame, Receipt,
+    raw::{Raw, RawMessage},
+};
+use tether_hub::{Close, ConnInfo, EndpointSpec, Hub, Registry, Service, Session, Transport};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::watch,
+    task::JoinHandle,
+};
+
+/// Reconnects quickly (20 ms base, 200 ms cap), with seeded jitter.
+pub fn fast_backoff(seed: u64) -> BackoffConfig {
+    BackoffConfig {
+        base: Duration::from_millis(20),
+        cap: Duration::from_millis(200),
+        max_attempts: None,
+        seed: Some(seed),
+    }
+}
+
+/// Awaits `future`, failing the test if it takes longer than `limit`.
+pub async fn within<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(limit, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {limit:?}: {what}"))
+}
+
+/// Polls `done` until it holds, failing the test after `limit`.
+pub async fn until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A hub with the default endpoints (and `more`), on ephemeral 127.0.0.1 ports, recording
+/// every frame it receives.
+pub async fn hub_with(more: Vec<EndpointSpec>) -> Hub {
+    let mut builder = Hub::builder().ephemeral().record(true);
+    for spec in more {
+        builder = builder.endpoint(spec);
+    }
+    builder
+        .start()
+        .await
+        .expect("the hub starts on ephemeral ports")
+}
+
+/// The `host:port` of an endpoint's `ws://` URL.
+pub fn addr_of(hub: &Hub, endpoint: &str) -> SocketAddr {
+    let url = hub.url(endpoint).expect("the endpoint exists");
+    let rest = url.split_once("://").expect("a URL").1;
+    let host_port = rest.split('/').next().expect("host and port");
+    host_port.parse().expect("an IP address and port")
+}
+
+/// Waits until the endpoint's listener refuses TCP connections (a `Refuse` fault is
+/// applied by the listener's task, a moment after `Hub::fault` returns). A probe that
+/// still gets in is dropped before its upgrade; the hub forgets it.
+pub async fn until_refused(hub: &Hub, endpoint: &str) {
+    let addr = addr_of(hub, endpoint);
+    within(Duration::from_secs(10), "the listener to refuse", async {
+        while TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+/// Whether the client is Ready now.
+pub fn is_ready(client: &Client<RawMessage>) -> bool {
+    *client.state().borrow() == tether::State::Ready
+}
+
+/// The text of every frame an endpoint received, in arrival order.
+pub fn received_texts(hub: &Hub, endpoint: &str) -> Vec<String> {
+    hub.received(endpoint)
+        .iter()
+        .map(|frame| frame.as_text().expect("the client sent text").to_owned())
+        .collect()
+}
+
+fn id_of(text: &str) -> u64 {
+    let value: serde_json::Value = serde_json::from_str(text).expect("the client sent JSON");
+    value["id"].as_u64().expect("a numeric id")
+}
+
+/// The ids an endpoint saw, each once, in the order it first saw them.
+pub fn first_seen_ids(hub: &Hub, endpoint: &str) -> Vec<u64> {
+    let mut seen = HashSet::new();
+    received_texts(hub, endpoint)
+        .iter()
+        .map(|text| id_of(text))
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
+/// Asserts `ids` is exactly `0..count`, naming the first place it is not.
+pub fn assert_all_in_order(ids: &[u64], count: usize) {
+    if let Some(at) = (0..count).position(|i| ids.get(i) != Some(&(i as u64))) {
+        let around = &ids[at.saturating_sub(3)..(at + 4).min(ids.len())];
+        panic!(
+            "first-seen order breaks at position {at}: expected id {at}, got {:?} (around: {around:?}); \
+             {} distinct ids of {count}",
+            ids.get(at),
+            ids.len()
+        );
+    }
+    assert_eq!(ids.len(), count, "ids beyond those sent arrived");
+}
+
+/// Reads the event stream to its end so reading from the socket never pauses for it.
+pub fn drain(mut events: Events<RawMessage>) {
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+}
+
+/// Awaits every receipt, failing the test on the first undelivered message.
+pub async fn all_delivered(limit: Duration, receipts: Vec<Receipt<RawMessage>>) {
+    within(limit, "every receipt", async {
+        for (i, receipt) in receipts.into_iter().enumerate() {
+            if let Err(e) = receipt.await {
+                panic!("message {i} was not delivered: {e}");
+            }
+        }
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// An acknowledged stream of messages.
+
+/// `count` messages `{"id": i, "pad": …}` handed to `send` one after the other by a task
+/// of their own, so a test can strike a fault mid-stream. The pad makes each ~1 KiB:
+/// enough that the writer now and then waits on the socket, so a fault finds messages
+/// both written-but-unacknowledged and still queued, and the replay must come before the
+/// queued ones.
+pub struct Stream {
+    count: usize,
+    sent: watch::Receiver<usize>,
+    task: JoinHandle<Vec<Receipt<RawMessage>>>,
+}
+
+impl Stream {
+    pub fn start(client: &Client<RawMessage>, raw: &Raw, count: usize) -> Self {
+        Self::start_padded(client, raw, count, 1000)
+    }
+
+    pub fn start_padded(client: &Client<RawMessage>, raw: &Raw, count: usize, pad: usize) -> Self {
+        let (progress, sent) = watch::channel(0);
+        let client = client.clone();
+        let raw = raw.clone();
+        let pad = "x".repeat(pad);
+        let task = tokio::spawn(async move {
+            let mut receipts = Vec::with_capacity(count);
+            for i in 0..count {
+                let message = raw.encode(&json!({"id": i, "pad": pad}));
+                match client.send(message).await {
+                    Ok(receipt) => receipts.push(receipt),
+                    Err(e) => panic!("send of message {i} failed: {e}"),
+                }
+                progress.send_replace(i + 1);
+            }
+            receipts
+        });
+        Self { count, sent, task }
+    }
+
+    /// A watch of how many messages were handed to `send` so far.
+    pub fn progress(&self) -> watch::Receiver<usize> {
+        self.sent.clone()
+    }
+
+    /// Waits until `n` messages were handed to `send`.
+    pub async fn reached(&self, n: usize) {
+        let mut sent = self.sent.clone();
+        within(Duration::from_secs(60), "the stream's progress", async {
+            sent.wait_for(|m| *m >= n)
+                .await
+                .expect("the sender finishes only after the last message");
+        })
+        .await;
+    }
+
+    /// Waits for every message to be handed to `send` (never failing) and delivered.
+    pub async fn delivered(self) {
+        let receipts = within(Duration::from_secs(120), "sending", self.task)
+            .await
+            .expect("send never fails");
+        assert_eq!(receipts.len(), self.count);
+        all_delivered(Duration::from_secs(120), receipts).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Events, kept with the time they were read.
+
+/// Events, each with the instant it was read.
+type EventLog = Vec<(Instant, Event<RawMessage>)>;
+
+/// Reads a client's events to their end, keeping each with the instant it was read.
+#[derive(Clone)]
+pub struct Recorder(Arc<Mutex<EventLog>>);
+
+impl Recorder {
+    pub fn start(mut events: Events<RawMessage>) -> Self {
+        let all = Arc::new(Mutex::new(Vec::new()));
+        let sink = all.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                sink.lock().unwrap().push((Instant::now(), event));
+            }
+        });
+        Self(all)
+    }
+
+    fn all(&self) -> MutexGuard<'_, EventLog> {
+        self.0.lock().unwrap()
+    }
+
+    /// Waits until the recorder has read the `Open` state of every connection the client
+    /// made so far, and so every event before the latest one (it reads on a task of its
+    /// own, and may lag behind the client).
+    pub async fn caught_up(&self, client: &Client<RawMessage>) {
+        let connects = client.stats().connects as usize;
+        until(Duration::from_secs(10), "the recorder to catch up", || {
+            let all = self.all();
+            let opens = all
+                .iter()
+                .filter(|(_, e)| matches!(e, Event::State(tether::State::Open)));
+            opens.count() >= connects
+        })
+        .await;
+    }
+
+    /// The error of every `Disconnected` event, with when it was read.
+    pub fn disconnects(&self) -> Vec<(Instant, String)> {
+        self.all()
+            .iter()
+            .filter_map(|(at, e)| match e {
+                Event::Disconnected { error, .. } => Some((*at, error.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The first `Reconnecting` state read at or after `since`, with the error of the
+    /// `Disconnected` event before it.
+    pub fn first_reconnect_after(&self, since: Instant) -> Option<(Instant, String)> {
+        let all = self.all();
+        let mut error = None;
+        for (at, event) in all.iter().filter(|(at, _)| *at >= since) {
+            match event {
+                Event::Disconnected { error: e, .. } if error.is_none() => error = Some(e.clone()),
+                Event::State(tether::State::Reconnecting { .. }) => {
+                    return Some((*at, error.unwrap_or_default()));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A probe endpoint.
+
+/// An echo endpoint that also shows the test what the built-in ones keep to themselves:
+/// each upgrade's `Authorization` header, a way to push any frame to the live
+/// connections (through the endpoint's [`Registry`]), and a close with a chosen code and
+/// reason.
+#[derive(Clone, Default)]
+pub struct Probe(Arc<ProbeState>);
+
+#[derive(Default)]
+struct ProbeState {
+    authorizations: Mutex<Vec<Option<String>>>,
+    registry: Mutex<Option<Arc<Registry>>>,
+    close_next: Mutex<Option<Close>>,
+}
+
+struct ProbeSession(Arc<ProbeState>);
+
+impl Service for Probe {
+    fn open(&self, conn: &ConnInfo) -> Result<Box<dyn Session>, Close> {
+        self.0
+            .authorizations
+            .lock()
+            .unwrap()
+            .push(conn.header("authorization").map(str::to_owned));
+        *self.0.registry.lock().unwrap() = Some(conn.registry.clone());
+        Ok(Box::new(ProbeSession(self.0.clone())))
+    }
+}
+
+impl Session for ProbeSession {
+    fn on_frame(&mut self, frame: Frame, out: &mut Vec<Frame>) -> Result<(), Close> {
+        out.push(frame);
+        match self.0.close_next.lock().unwrap().take() {
+            Some(close) => Err(close),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Probe {
+    /// The endpoint, named `name`, for [`tether_hub::HubBuilder::endpoint`].
+    pub fn spec(&self, name: &str) -> EndpointSpec {
+        EndpointSpec {
+            name: name.into(),
+            default_port: 0,
+            transport: Transport::WebSocket { path: "/".into() },
+            service: Arc::new(self.clone()),
+        }
+    }
+
+    /// The `Authorization` header of every upgrade, in order.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.0.authorizations.lock().unwrap().clone()
+    }
+
+    /// Sends `frame` on every live connection; returns how many took it.
+    pub fn push(&self, frame: &Frame) -> usize {
+        let registry = self.0.registry.lock().unwrap().clone();
+        registry.map_or(0, |r| r.broadcast(frame, None))
+    }
+
+    /// The next message received is echoed, then the connection closes with `close`.
+    pub fn close_after_next_message(&self, close: Close) {
+        *self.0.close_next.lock().unwrap() = Some(close);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The control API, over a bare HTTP/1.1 connection.
+
+/// POSTs `body` (JSON) to `path` on the hub's control API; returns the status code and
+/// the response body.
+pub async fn post(hub: &Hub, path: &str, body: &serde_json::Value) -> (u16, String) {
+    let url = hub.url("control").expect("the hub has a control API");
+    let addr = url
+        .strip_prefix("http://")
+        .expect("an http:// URL")
+        .trim_end_matches('/')
+        .to_owned();
+    let body = body.to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    within(Duration::from_secs(10), "the control API's answer", async {
+        let mut tcp = TcpStream::connect(&addr)
+            .await
+            .expect("the control API listens");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        tcp.read_to_end(&mut response).await.unwrap();
+        let response = String::from_utf8(response).expect("an HTTP response in UTF-8");
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("an HTTP status line: {response}"));
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    })
+    .await
+}
