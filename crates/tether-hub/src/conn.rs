@@ -31,6 +31,8 @@ use crate::{
 const READ_BUDGET: usize = 256;
 /// Replies held before reading pauses (TCP backpressure instead of buffering).
 const OUT_LIMIT: usize = 4096;
+/// Routed frames taken from the connection's queue at a time.
+const PUSHED_IN_FLIGHT: usize = 64;
 
 /// What the endpoint tells a connection.
 #[derive(Debug, Clone)]
@@ -119,8 +121,10 @@ impl AsyncWrite for HubStream {
 
 /// How a connection ended.
 enum End {
-    /// The peer went away or broke the protocol.
+    /// The peer went away.
     Gone,
+    /// The peer broke the protocol; the transport's close frame is pending.
+    Failed,
     /// We close with a frame.
     Close(Close),
     /// We reset.
@@ -128,7 +132,6 @@ enum End {
 }
 
 pub(crate) struct Driver {
-    pub(crate) id: u64,
     pub(crate) transport: BoxTransport,
     pub(crate) session: Box<dyn Session>,
     pub(crate) endpoint: Arc<EndpointShared>,
@@ -153,6 +156,14 @@ impl Driver {
         self.session.on_close();
         match end {
             End::Gone => {}
+            End::Failed => {
+                let transport = &mut self.transport;
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    let _ = poll_fn(|cx| transport.poll_close(cx)).await;
+                    poll_fn(|cx| transport.poll_drain(cx)).await;
+                })
+                .await;
+            }
             End::Reset => self.reset.store(true, Ordering::Relaxed),
             End::Close(close) => {
                 // Send what is due first, then the close frame; bounded.
@@ -172,8 +183,6 @@ impl Driver {
                 .await;
             }
         }
-        self.endpoint.registry.remove(self.id);
-        self.endpoint.stats.disconnected();
     }
 
     fn poll(
@@ -222,7 +231,10 @@ impl Driver {
         while budget > 0 && out.len() < OUT_LIMIT {
             match self.transport.poll_recv(cx) {
                 Poll::Pending => break,
-                Poll::Ready(None | Some(Err(_))) => return Poll::Ready(End::Gone),
+                Poll::Ready(None) => return Poll::Ready(End::Gone),
+                // A protocol violation: the transport queued the close frame (1002, 1007,
+                // 1009); send it before going.
+                Poll::Ready(Some(Err(_))) => return Poll::Ready(End::Failed),
                 Poll::Ready(Some(Ok(tether::transport::Received::Frame(frame)))) => {
                     self.endpoint.stats.received(&frame, self.endpoint.record);
                     let result = self.session.on_frame(frame, scratch);
@@ -245,7 +257,9 @@ impl Driver {
         if budget == 0 {
             cx.waker().wake_by_ref();
         }
-        while out.len() < OUT_LIMIT {
+        // Frames routed here by other connections stay in their bounded queue (whose
+        // overflow disconnects a slow client) until there is little left to write.
+        while out.len() < PUSHED_IN_FLIGHT {
             match self.pushed.poll_recv(cx) {
                 Poll::Ready(Some(frame)) => out.push_back((now + self.delay, frame)),
                 _ => break,

@@ -1,7 +1,11 @@
 //! Accepts connections for one endpoint, survives refuse/restart faults, and starts a
 //! driver per connection.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::AtomicBool},
+    time::Duration,
+};
 
 use tether::transport::{framed, from_websocket};
 use tokio::{
@@ -49,9 +53,9 @@ pub(crate) async fn run(
                     let id = endpoint.registry.next_id();
                     let (commands_tx, commands) = mpsc::channel(16);
                     let (push_tx, pushed) = mpsc::channel(PUSH_QUEUE);
-                    endpoint.registry.insert(id, ConnHandle { commands: commands_tx, push: push_tx, abort: None });
-                    endpoint.stats.connected();
-                    let task = tokio::spawn(serve(endpoint.clone(), tcp, peer, id, commands, pushed));
+                    let handle = ConnHandle { commands: commands_tx, push: push_tx, abort: None, slow: AtomicBool::new(false) };
+                    let registration = Registration::new(endpoint.clone(), id, handle);
+                    let task = tokio::spawn(serve(registration, tcp, peer, commands, pushed));
                     endpoint.registry.set_abort(id, task.abort_handle());
                 }
                 Err(e) => {
@@ -98,14 +102,37 @@ async fn rebind(endpoint: &EndpointShared) -> Option<TcpListener> {
 }
 
 /// One accepted connection: wait out a stall, upgrade/frame, open a session, drive it.
-async fn serve(
+/// A connection's place in its endpoint's registry and counters, given back when the
+/// connection's task ends, however it ends (an aborted task included).
+struct Registration {
     endpoint: Arc<EndpointShared>,
+    id: u64,
+}
+
+impl Registration {
+    fn new(endpoint: Arc<EndpointShared>, id: u64, handle: ConnHandle) -> Self {
+        endpoint.registry.insert(id, handle);
+        endpoint.stats.connected();
+        Self { endpoint, id }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.endpoint.registry.remove(self.id);
+        self.endpoint.stats.disconnected();
+    }
+}
+
+async fn serve(
+    registration: Registration,
     tcp: TcpStream,
     peer: SocketAddr,
-    id: u64,
     mut commands: mpsc::Receiver<Command>,
     pushed: mpsc::Receiver<tether::Frame>,
 ) {
+    let endpoint = registration.endpoint.clone();
+    let id = registration.id;
     let _ = tcp.set_nodelay(true);
     let (stream, reset) = HubStream::new(tcp);
 
@@ -158,8 +185,6 @@ async fn serve(
     .await;
 
     let Some((mut transport, info)) = outcome else {
-        endpoint.registry.remove(id);
-        endpoint.stats.disconnected();
         return;
     };
     let session = match endpoint.spec.service.open(&info) {
@@ -171,14 +196,11 @@ async fn serve(
                 }
             })
             .await;
-            endpoint.registry.remove(id);
-            endpoint.stats.disconnected();
             return;
         }
     };
     let state = endpoint.faults.borrow().clone();
     let driver = Driver {
-        id,
         transport,
         session,
         endpoint: endpoint.clone(),
@@ -189,4 +211,5 @@ async fn serve(
         delay: state.delay,
     };
     driver.run().await;
+    drop(registration);
 }

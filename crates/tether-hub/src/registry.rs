@@ -4,7 +4,7 @@ use std::{
     collections::HashMap,
     sync::{
         Mutex, MutexGuard,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -21,6 +21,8 @@ pub(crate) struct ConnHandle {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) push: mpsc::Sender<Frame>,
     pub(crate) abort: Option<AbortHandle>,
+    /// Already told to go for being too slow.
+    pub(crate) slow: AtomicBool,
 }
 
 /// Why a frame could not be routed to a connection.
@@ -106,6 +108,9 @@ impl Registry {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(RouteError::Unknown),
             Err(mpsc::error::TrySendError::Full(_)) => {
+                if handle.slow.swap(true, Ordering::Relaxed) {
+                    return Err(RouteError::TooSlow);
+                }
                 tracing::warn!(conn = id, "client too slow: disconnecting");
                 if handle
                     .commands

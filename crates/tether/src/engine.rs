@@ -54,6 +54,8 @@ struct EventSink<E> {
     tx: Option<PollSender<Event<E>>>,
     pending: VecDeque<Event<E>>,
     capacity: usize,
+    /// A pause for the consumer was already logged.
+    warned: bool,
 }
 
 impl<E: Send + 'static> EventSink<E> {
@@ -158,6 +160,7 @@ impl<P: Protocol> Engine<P> {
                 tx: Some(PollSender::new(events)),
                 pending: VecDeque::new(),
                 capacity: config.event_capacity,
+                warned: false,
             },
             config,
             started: now,
@@ -411,6 +414,15 @@ impl<P: Protocol> Engine<P> {
         } else if !self.events.has_room() {
             // Reading paused for a slow event consumer: the silence is ours, not the peer's.
             conn.last_inbound = Instant::now();
+            if !self.events.warned {
+                self.events.warned = true;
+                tracing::warn!(
+                    capacity = self.events.capacity,
+                    "event stream full: reading paused until its consumer catches up (drop the stream if unused)"
+                );
+            }
+        } else {
+            self.events.warned = false;
         }
         self.events.poll_flush(cx);
 

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses its own part of the helpers
 //! Helpers for running the tether engine against an in-process hub: bounded waits, an
 //! acknowledged message stream with its order check, an event recorder, a probe
 //! endpoint that shows what the built-in ones keep to themselves, and a bare HTTP client
