@@ -60,12 +60,7 @@ async fn a_client_too_slow_for_what_is_routed_to_it_is_disconnected_and_the_othe
     let hub = hub_with(vec![fanout()]).await;
     let url = hub.url("fanout").unwrap();
     // A client that connects and never reads.
-    let (sleeper, _) = tokio_websockets::ClientBuilder::new()
-        .uri(&url)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let sleeper = connect(&url).await;
     until(LIMIT, "the sleeper's connection", || {
         hub.connections("fanout") == 1
     })
@@ -108,6 +103,30 @@ async fn a_client_too_slow_for_what_is_routed_to_it_is_disconnected_and_the_othe
     drop(sleeper);
 }
 
+type Ws =
+    tokio_websockets::WebSocketStream<tokio_websockets::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Ws {
+    tokio_websockets::ClientBuilder::new()
+        .uri(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+        .0
+}
+
+/// Reads until the peer's close frame; its code.
+async fn close_code(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match ws.next().await {
+            Some(Ok(m)) if m.is_close() => break m.as_close().map(|(c, _)| u16::from(c)),
+            Some(Ok(_)) => {}
+            _ => break None,
+        }
+    }
+}
+
 #[tokio::test]
 async fn malformed_input_gets_an_error_or_a_close_and_the_hub_goes_on() {
     let hub = hub_with(vec![]).await;
@@ -131,59 +150,26 @@ async fn malformed_input_gets_an_error_or_a_close_and_the_hub_goes_on() {
     );
 
     // An unmasked frame from a client violates RFC 6455: the hub closes with 1002.
-    let (mut ws, _) = tokio_websockets::ClientBuilder::new()
-        .uri(&url)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let mut ws = connect(&url).await;
     ws.get_mut()
         .write_all(&[0x81, 0x02, b'h', b'i'])
         .await
         .unwrap();
-    let close = within(LIMIT, "the hub's close frame", async {
-        loop {
-            match ws.next().await {
-                Some(Ok(m)) if m.is_close() => break m.as_close().map(|(c, _)| u16::from(c)),
-                Some(Ok(_)) => {}
-                _ => break None,
-            }
-        }
-    })
-    .await;
+    let close = within(LIMIT, "the hub's close frame", close_code(&mut ws)).await;
     assert_eq!(close, Some(1002));
 
     // A frame over the hub's size limit announced in the header: 1009, nothing allocated.
-    let (mut ws, _) = tokio_websockets::ClientBuilder::new()
-        .uri(&url)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let mut ws = connect(&url).await;
     let huge: u64 = 1 << 40;
     let mut header = vec![0x82, 0x80 | 127];
     header.extend_from_slice(&huge.to_be_bytes());
     header.extend_from_slice(&[1, 2, 3, 4]);
     ws.get_mut().write_all(&header).await.unwrap();
-    let close = within(LIMIT, "the hub's close frame", async {
-        loop {
-            match ws.next().await {
-                Some(Ok(m)) if m.is_close() => break m.as_close().map(|(c, _)| u16::from(c)),
-                Some(Ok(_)) => {}
-                _ => break None,
-            }
-        }
-    })
-    .await;
+    let close = within(LIMIT, "the hub's close frame", close_code(&mut ws)).await;
     assert_eq!(close, Some(1009));
 
     // The hub still serves.
-    let (mut ws, _) = tokio_websockets::ClientBuilder::new()
-        .uri(&url)
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let mut ws = connect(&url).await;
     ws.send(tokio_websockets::Message::text("still here"))
         .await
         .unwrap();
