@@ -38,6 +38,8 @@ const READ_BUDGET: usize = 512;
 const WRITE_BUDGET: usize = 4096;
 /// Messages taken from the outbox at a time.
 const TAKE_BATCH: usize = 512;
+/// Control frames (login, platform replies) held before reading pauses.
+const CONTROL_LIMIT: usize = 1024;
 /// Longest wait for a peer to close after tether failed the connection.
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -56,13 +58,30 @@ struct EventSink<E> {
     capacity: usize,
     /// A pause for the consumer was already logged.
     warned: bool,
+    /// Events discarded past the hard bound.
+    overflowed: u64,
 }
 
 impl<E: Send + 'static> EventSink<E> {
     fn push(&mut self, event: Event<E>) {
-        if self.tx.is_some() {
-            self.pending.push_back(event);
+        if self.tx.is_none() {
+            return;
         }
+        // Reading pauses at `capacity`, so only events that do not come from the socket
+        // (drops under DropOldest, expired deadlines) can pile up past it while nobody
+        // reads the stream. Past a hard bound they are counted, not kept: each such message
+        // also went back to its sender through its receipt.
+        if self.pending.len() >= self.capacity.saturating_mul(4).max(4096) {
+            self.overflowed += 1;
+            if self.overflowed == 1 {
+                tracing::warn!(
+                    capacity = self.capacity,
+                    "event stream unread: discarding events past its bound"
+                );
+            }
+            return;
+        }
+        self.pending.push_back(event);
     }
 
     fn has_room(&self) -> bool {
@@ -161,6 +180,7 @@ impl<P: Protocol> Engine<P> {
                 pending: VecDeque::new(),
                 capacity: config.event_capacity,
                 warned: false,
+                overflowed: 0,
             },
             config,
             started: now,
@@ -389,7 +409,9 @@ impl<P: Protocol> Engine<P> {
 
         // Read.
         let mut budget = READ_BUDGET;
-        while budget > 0 && self.events.has_room() {
+        // Platform replies wait in `control` while the writer is blocked: reading pauses
+        // past CONTROL_LIMIT rather than letting them grow.
+        while budget > 0 && self.events.has_room() && conn.control.len() < CONTROL_LIMIT {
             match conn.transport.poll_recv(cx) {
                 Poll::Pending => break,
                 Poll::Ready(None) => {

@@ -775,3 +775,30 @@ async fn a_fixed_app_heartbeat_runs_from_the_first_connection_without_any_inboun
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unread_event_stream_stays_bounded_while_drop_oldest_drops() {
+    let cfg = config().outbox(2, Policy::DropOldest).event_capacity(4);
+    let (connector, net) = network(1024, cfg.clone());
+    *net.next.lock().unwrap() = Next::Hang;
+    let (client, mut events) = Client::builder(Raw::json())
+        .config(cfg)
+        .connector(connector)
+        .start()
+        .unwrap();
+    for i in 0..20_000 {
+        client.send(Frame::text(i.to_string())).await.unwrap();
+        if i % 1000 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    assert_eq!(client.stats().dropped, 19_998);
+    let mut held = 0;
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+        held += 1;
+    }
+    assert!(
+        held > 0 && held <= 4096 + 4 + 2,
+        "events held for an unread stream: {held}"
+    );
+}
