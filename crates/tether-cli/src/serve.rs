@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Address of the sink endpoint (default 127.0.0.1:8702).
     #[arg(long, value_name = "ADDR")]
     pub sink: Option<SocketAddr>,
+    /// Address of the datadivr endpoint (default 127.0.0.1:8765, path /ws).
+    #[arg(long, value_name = "ADDR")]
+    pub datadivr: Option<SocketAddr>,
     /// Address of the control API (default 127.0.0.1:8790).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -48,12 +51,14 @@ pub async fn run(args: ServeArgs) -> u8 {
     if args.ephemeral {
         builder = builder.ephemeral();
     }
-    for (name, addr) in [
+    let addrs = [
         ("echo", args.echo),
         ("echo-ack", args.echo_ack),
         ("sink", args.sink),
+        ("datadivr", args.datadivr),
         ("control", args.control),
-    ] {
+    ];
+    for (name, addr) in addrs {
         if let Some(addr) = addr {
             builder = builder.addr(name, addr);
         }

@@ -66,13 +66,17 @@ fn serve_prints_every_endpoint_then_ready() {
     let _ = child.kill();
     let _ = child.wait();
     let names: Vec<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().0).collect();
-    assert_eq!(names, ["echo", "echo-ack", "sink", "control"]);
+    assert_eq!(names, ["echo", "echo-ack", "sink", "datadivr", "control"]);
     assert!(
         lines[0].starts_with("echo ws://127.0.0.1:") && lines[0].ends_with('/'),
         "{lines:?}"
     );
     assert!(
-        lines[3].starts_with("control http://127.0.0.1:"),
+        lines[3].starts_with("datadivr ws://127.0.0.1:") && lines[3].ends_with("/ws"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[4].starts_with("control http://127.0.0.1:"),
         "{lines:?}"
     );
 }

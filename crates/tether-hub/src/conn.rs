@@ -127,8 +127,20 @@ enum End {
     Failed,
     /// We close with a frame.
     Close(Close),
+    /// We close the TCP connection without a close frame, after sending what is due.
+    Abort,
     /// We reset.
     Reset,
+}
+
+impl From<Close> for End {
+    fn from(close: Close) -> Self {
+        if close.is_abort() {
+            End::Abort
+        } else {
+            End::Close(close)
+        }
+    }
 }
 
 pub(crate) struct Driver {
@@ -165,6 +177,22 @@ impl Driver {
                 .await;
             }
             End::Reset => self.reset.store(true, Ordering::Relaxed),
+            End::Abort => {
+                // Send what is due, flush, and drop the transport with no close frame (a FIN,
+                // or a reset if unread bytes remain, as any server dropping a socket).
+                let transport = &mut self.transport;
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    for (_, frame) in out.drain(..) {
+                        if poll_fn(|cx| transport.poll_ready(cx)).await.is_err()
+                            || transport.start_send(frame).is_err()
+                        {
+                            return;
+                        }
+                    }
+                    let _ = poll_fn(|cx| transport.poll_flush(cx)).await;
+                })
+                .await;
+            }
             End::Close(close) => {
                 // Send what is due first, then the close frame; bounded.
                 let transport = &mut self.transport;
@@ -203,7 +231,7 @@ impl Driver {
                 Command::Resume => self.stalled = None,
                 Command::Delay(d) => self.delay = d,
                 Command::Close(code, reason) => {
-                    return Poll::Ready(End::Close(Close::new(code, reason)));
+                    return Poll::Ready(End::from(Close::new(code, reason)));
                 }
                 Command::Reset => return Poll::Ready(End::Reset),
                 Command::Inject(frame) => out.push_back((Instant::now(), frame)),
@@ -241,7 +269,7 @@ impl Driver {
                     let due = now + self.delay;
                     out.extend(scratch.drain(..).map(|f| (due, f)));
                     if let Err(close) = result {
-                        return Poll::Ready(End::Close(close));
+                        return Poll::Ready(End::from(close));
                     }
                     if let Err(end) = self.write_due(cx, out, timer, needs_flush, now) {
                         return Poll::Ready(end);

@@ -12,6 +12,7 @@ use tokio::{
 };
 
 use crate::{
+    datadivr::{DATADIVR_PATH, DATADIVR_PORT, Datadivr},
     echo::{Echo, EchoAck, Sink},
     endpoint::{EndpointShared, EndpointSpec, FaultState, Transport},
     fault::Fault,
@@ -61,8 +62,8 @@ impl Default for HubBuilder {
 }
 
 impl HubBuilder {
-    /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702) and `control`
-    /// (8790) on 127.0.0.1.
+    /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702), `datadivr`
+    /// (8765, `/ws`) and `control` (8790) on 127.0.0.1.
     #[must_use]
     pub fn new() -> Self {
         let ws = |path: &str| Transport::WebSocket {
@@ -89,6 +90,12 @@ impl HubBuilder {
                     default_port: 8702,
                     transport: ws("/"),
                     service: Arc::new(Sink),
+                },
+                EndpointSpec {
+                    name: "datadivr".into(),
+                    default_port: DATADIVR_PORT,
+                    transport: ws(DATADIVR_PATH),
+                    service: Arc::new(Datadivr::default()),
                 },
             ],
             addrs: Vec::new(),

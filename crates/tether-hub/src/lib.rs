@@ -22,6 +22,7 @@
 
 mod conn;
 mod control;
+mod datadivr;
 mod echo;
 mod endpoint;
 mod fault;
@@ -31,6 +32,7 @@ mod registry;
 mod service;
 mod stats;
 
+pub use datadivr::{DATADIVR_PATH, DATADIVR_PORT, Datadivr};
 pub use echo::{Echo, EchoAck, Sink};
 pub use endpoint::{EndpointSpec, Transport};
 pub use fault::{DEFAULT_OVERSIZE, Fault, Garbage};

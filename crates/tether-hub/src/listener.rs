@@ -189,6 +189,7 @@ async fn serve(
     };
     let session = match endpoint.spec.service.open(&info) {
         Ok(s) => s,
+        Err(close) if close.is_abort() => return,
         Err(close) => {
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
                 if transport.start_close(close.code, &close.reason).is_ok() {

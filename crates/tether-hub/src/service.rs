@@ -43,10 +43,10 @@ impl ConnInfo {
     }
 }
 
-/// Ends a connection with a close frame.
+/// Ends a connection with a close frame, or (code 1006, see [`Close::abort`]) without one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Close {
-    /// Close code (e.g. 4001 for a refused token).
+    /// Close code (e.g. 4001 for a refused token). 1006 means no close frame.
     pub code: u16,
     /// Close reason.
     pub reason: String,
@@ -60,6 +60,22 @@ impl Close {
             reason: reason.into(),
         }
     }
+
+    /// Drops the connection without a close frame, as a server whose handler crashed
+    /// does: what is already due is flushed, then the TCP connection is closed and the
+    /// client sees 1006 (abnormal closure). RFC 6455 reserves 1006 for exactly this and
+    /// forbids sending it in a frame, so a `Close` with code 1006 always means this.
+    pub fn abort(reason: impl Into<String>) -> Self {
+        Self::new(Self::ABNORMAL, reason)
+    }
+
+    /// Whether this drops the connection without a close frame (code 1006).
+    #[must_use]
+    pub fn is_abort(&self) -> bool {
+        self.code == Self::ABNORMAL
+    }
+
+    const ABNORMAL: u16 = 1006;
 }
 
 /// The server side of one connection: frames in, frames out. No I/O of its own.
@@ -70,7 +86,8 @@ pub trait Session: Send + 'static {
     /// One inbound frame; push replies.
     ///
     /// # Errors
-    /// A [`Close`] ends the connection with that close frame (after `out` is sent).
+    /// A [`Close`] ends the connection with that close frame (after `out` is sent), or
+    /// without one for [`Close::abort`].
     fn on_frame(&mut self, frame: Frame, out: &mut Vec<Frame>) -> Result<(), Close>;
 
     /// The connection ended.
@@ -82,6 +99,6 @@ pub trait Service: Send + Sync + 'static {
     /// Opens a session, or refuses the connection with a close frame.
     ///
     /// # Errors
-    /// A [`Close`] refuses the connection.
+    /// A [`Close`] refuses the connection (with no frame for [`Close::abort`]).
     fn open(&self, conn: &ConnInfo) -> Result<Box<dyn Session>, Close>;
 }

@@ -71,6 +71,8 @@ pub use event::{Event, Events};
 pub use frame::Frame;
 pub use outbox::Delivered;
 pub use outgoing::{AckKey, Outgoing};
+#[cfg(feature = "datadivr")]
+pub use platform::datadivr;
 #[cfg(feature = "raw")]
 pub use platform::raw;
 pub use protocol::{

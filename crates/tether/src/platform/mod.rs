@@ -2,3 +2,6 @@
 
 #[cfg(feature = "raw")]
 pub mod raw;
+
+#[cfg(feature = "datadivr")]
+pub mod datadivr;
