@@ -3,19 +3,24 @@
 use std::{
     io::{IsTerminal, Write},
     path::PathBuf,
+    sync::Arc,
     time::Duration,
 };
 
 use clap::{Args, ValueEnum};
 use tether::{
-    BackoffConfig, Client, ClientConfig, Event, Events, Policy, State, raw::Raw, raw::RawMessage,
+    BackoffConfig, Client, ClientConfig, Event, Events, Policy, State, datadivr::DatadivrClient,
+    raw::Raw,
 };
 use tokio::{
     io::AsyncBufReadExt,
     sync::{mpsc, oneshot},
 };
 
-use crate::{interactive, output};
+use crate::{
+    interactive, output,
+    profile::{DatadivrProfile, Profile as LineProfile, RawProfile},
+};
 
 /// Exit codes of the CLI contract.
 pub mod exit {
@@ -34,6 +39,9 @@ pub mod exit {
 pub enum Profile {
     /// JSON values (or `--text` lines) over WebSocket, JSON lines over tcp:// / tls://.
     Raw,
+    /// datadivr: a line is a full message (JSON object with `event_name`) or the
+    /// shorthand `event_name [payload-json]`, sent to `--to`.
+    Datadivr,
 }
 
 /// What to do when the outbox is full.
@@ -59,6 +67,9 @@ pub struct ConnectArgs {
     /// Platform client to use.
     #[arg(long, value_enum, default_value = "raw")]
     pub profile: Profile,
+    /// datadivr: recipient of shorthand lines (`all`, `others` or a client id).
+    #[arg(long, default_value = "others")]
+    pub to: String,
     /// Send stdin lines verbatim as text frames (raw profile).
     #[arg(long)]
     pub text: bool,
@@ -165,25 +176,62 @@ impl ConnectArgs {
 
 /// Runs the subcommand; returns the exit code.
 pub async fn run(args: ConnectArgs) -> u8 {
-    let raw = args.raw();
-    let (client, events) = match Client::builder(raw.clone())
-        .url(&args.url)
-        .config(args.config())
-        .start()
-    {
-        Ok(started) => started,
-        Err(e) => {
-            eprintln!("tether connect: {e}");
-            return exit::USAGE;
+    match args.profile {
+        Profile::Raw => {
+            let raw = args.raw();
+            match Client::builder(raw.clone())
+                .url(&args.url)
+                .config(args.config())
+                .start()
+            {
+                Ok((client, events)) => session(client, events, RawProfile(raw), &args).await,
+                Err(e) => usage(&e),
+            }
         }
-    };
+        Profile::Datadivr => {
+            // The typed client: its protocol, its builders; the engine handle for the rest.
+            let typed = DatadivrClient::new(&args.url).config(args.config());
+            match typed.connect() {
+                Ok(events) => match typed.engine() {
+                    Some(client) => {
+                        let profile = DatadivrProfile {
+                            to: args.to.clone(),
+                        };
+                        session(client, events, profile, &args).await
+                    }
+                    None => usage(&"the datadivr client did not start"),
+                },
+                Err(e) => usage(&e),
+            }
+        }
+    }
+}
+
+fn usage(error: &dyn std::fmt::Display) -> u8 {
+    eprintln!("tether connect: {error}");
+    exit::USAGE
+}
+
+/// stdin → messages, events → stdout, for any profile.
+async fn session<P: LineProfile>(
+    client: Client<P::Event>,
+    events: Events<P::Event>,
+    profile: P,
+    args: &ConnectArgs,
+) -> u8 {
     let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let profile = Arc::new(profile);
     if interactive {
-        return interactive::run(client, events, raw).await;
+        return interactive::run(client, events, profile).await;
     }
     let (undelivered_tx, undelivered_rx) = oneshot::channel();
-    let printer = tokio::spawn(print_events(events, args.events, undelivered_tx));
-    let code = pump_stdin(&client, &raw, &args).await;
+    let printer = tokio::spawn(print_events(
+        events,
+        args.events,
+        profile.clone(),
+        undelivered_tx,
+    ));
+    let code = pump_stdin(&client, &*profile, args).await;
     let final_state = client.close().await;
     let undelivered = printer_result(printer, undelivered_rx).await;
     final_code(code, &final_state, undelivered)
@@ -218,7 +266,11 @@ fn final_code(code: Option<u8>, state: &State, undelivered: usize) -> u8 {
 
 /// Sends stdin lines until EOF, then drains or waits; `Some(code)` when the outcome is
 /// already decided (drain result), `None` to decide from the final state.
-async fn pump_stdin(client: &Client<RawMessage>, raw: &Raw, args: &ConnectArgs) -> Option<u8> {
+async fn pump_stdin<P: LineProfile>(
+    client: &Client<P::Event>,
+    profile: &P,
+    args: &ConnectArgs,
+) -> Option<u8> {
     let (tx, mut lines) = mpsc::channel::<(usize, String)>(1024);
     tokio::spawn(async move {
         let mut reader =
@@ -236,7 +288,7 @@ async fn pump_stdin(client: &Client<RawMessage>, raw: &Raw, args: &ConnectArgs) 
         tokio::select! {
             biased;
             line = lines.recv() => match line {
-                Some((n, line)) => send_line(client, raw, n, &line).await,
+                Some((n, line)) => send_line(client, profile, n, &line).await,
                 None => break,
             },
             _ = state.wait_for(State::is_closed) => return None,
@@ -262,11 +314,11 @@ async fn pump_stdin(client: &Client<RawMessage>, raw: &Raw, args: &ConnectArgs) 
     None
 }
 
-async fn send_line(client: &Client<RawMessage>, raw: &Raw, n: usize, line: &str) {
+async fn send_line<P: LineProfile>(client: &Client<P::Event>, profile: &P, n: usize, line: &str) {
     if line.trim().is_empty() {
         return;
     }
-    match raw.encode_line(line) {
+    match profile.encode_line(line) {
         Err(e) => eprintln!("stdin line {n}: {e}"),
         Ok(message) => {
             if let Err(e) = client.send(message).await {
@@ -277,9 +329,10 @@ async fn send_line(client: &Client<RawMessage>, raw: &Raw, n: usize, line: &str)
 }
 
 /// Prints events as JSON lines; reports how many messages ended undelivered.
-async fn print_events(
-    mut events: Events<RawMessage>,
+async fn print_events<P: LineProfile>(
+    mut events: Events<P::Event>,
     with_events: bool,
+    profile: Arc<P>,
     undelivered: oneshot::Sender<usize>,
 ) {
     let stdout = std::io::stdout();
@@ -293,7 +346,9 @@ async fn print_events(
             if matches!(event, Event::Undelivered { .. }) {
                 count += 1;
             }
-            if let (true, Some(line)) = (ok, output::event_line(&event, with_events)) {
+            let line =
+                output::event_line(&event, with_events, |m, line| profile.push_data(m, line));
+            if let (true, Some(line)) = (ok, line) {
                 ok = writeln!(out, "{line}").is_ok();
             }
             next = events.try_recv();

@@ -3,10 +3,12 @@
 
 use anstyle::{AnsiColor, Style};
 use rustyline::{DefaultEditor, ExternalPrinter, error::ReadlineError};
-use tether::{AckOutcome, Client, Event, Events, State, raw::Raw, raw::RawMessage};
+use std::sync::Arc;
+
+use tether::{AckOutcome, Client, Event, Events, State};
 use tokio::sync::mpsc;
 
-use crate::connect::exit;
+use crate::{connect::exit, profile::Profile};
 
 const HELP: &str = "\
 Type a message and press Enter to send it (raw: one JSON value per line).
@@ -44,17 +46,10 @@ fn describe_state(state: &State) -> String {
     }
 }
 
-fn describe(event: &Event<RawMessage>) -> Option<String> {
+fn describe<P: Profile>(profile: &P, event: &Event<P::Event>) -> Option<String> {
     Some(match event {
         Event::State(state) => describe_state(state),
-        Event::Message(m) => {
-            let body = match (&m.json, m.frame.as_text()) {
-                (Some(v), _) => serde_json::to_string_pretty(&**v).unwrap_or_default(),
-                (None, Some(t)) => t.to_owned(),
-                (None, None) => format!("<{} binary bytes>", m.frame.len()),
-            };
-            format!("{} {body}", paint(AnsiColor::Cyan, "←"))
-        }
+        Event::Message(m) => format!("{} {}", paint(AnsiColor::Cyan, "←"), profile.pretty(m)),
         Event::Ack {
             key,
             outcome: AckOutcome::Accepted,
@@ -81,7 +76,11 @@ fn describe(event: &Event<RawMessage>) -> Option<String> {
 }
 
 /// Runs the interactive session; returns the exit code.
-pub async fn run(client: Client<RawMessage>, mut events: Events<RawMessage>, raw: Raw) -> u8 {
+pub async fn run<P: Profile>(
+    client: Client<P::Event>,
+    mut events: Events<P::Event>,
+    profile: Arc<P>,
+) -> u8 {
     let mut editor = match DefaultEditor::new() {
         Ok(e) => e,
         Err(e) => {
@@ -130,12 +129,13 @@ pub async fn run(client: Client<RawMessage>, mut events: Events<RawMessage>, raw
     // One task owns the terminal output (through the editor's printer, so the prompt
     // line is redrawn below what is printed): events and command answers alike.
     let (say, mut said) = mpsc::channel::<String>(64);
+    let printing = profile.clone();
     let printer_task = tokio::spawn(async move {
         let mut events_open = true;
         loop {
             let text = tokio::select! {
                 event = events.recv(), if events_open => match event {
-                    Some(event) => describe(&event),
+                    Some(event) => describe(&*printing, &event),
                     None => { events_open = false; None }
                 },
                 line = said.recv() => match line {
@@ -160,7 +160,7 @@ pub async fn run(client: Client<RawMessage>, mut events: Events<RawMessage>, raw
                         "/quit" => break,
                         "/state" => Some(describe_state(&client.state().borrow())),
                         "/stats" => Some(format!("{:#?}", client.stats())),
-                        text => match raw.encode_line(text) {
+                        text => match profile.encode_line(text) {
                             Err(e) => Some(paint(AnsiColor::Red, &format!("✗ not sent: {e}"))),
                             Ok(m) => client
                                 .send(m)

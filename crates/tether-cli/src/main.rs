@@ -9,6 +9,7 @@ mod demo;
 mod fault;
 mod interactive;
 mod output;
+mod profile;
 mod serve;
 
 use std::process::ExitCode;

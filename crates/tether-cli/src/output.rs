@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tether::{AckOutcome, Event, Frame, Outgoing, State, raw::RawMessage};
+use tether::{AckOutcome, Event, Frame, Outgoing, State};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -118,11 +118,15 @@ fn message_line(kind: &str, message: &Outgoing, with_time: bool) -> String {
 
 /// The stdout line of one event, or `None` when the event is not printed
 /// (without `--events` only messages are).
-pub fn event_line(event: &Event<RawMessage>, events: bool) -> Option<String> {
+pub fn event_line<E>(
+    event: &Event<E>,
+    events: bool,
+    data: impl Fn(&E, &mut String),
+) -> Option<String> {
     let mut line = match event {
         Event::Message(m) => {
             let mut line = open("message", events);
-            push_data(&mut line, &m.frame, m.json.as_ref().map(|_| true));
+            data(m, &mut line);
             line
         }
         _ if !events => return None,
@@ -185,6 +189,13 @@ pub fn event_line(event: &Event<RawMessage>, events: bool) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tether::raw::RawMessage;
+
+    fn raw_line(event: &Event<RawMessage>, events: bool) -> Option<String> {
+        event_line(event, events, |m: &RawMessage, line: &mut String| {
+            push_data(line, &m.frame, m.json.as_ref().map(|_| true))
+        })
+    }
     use std::sync::Arc;
 
     fn msg(text: &str) -> Event<RawMessage> {
@@ -198,14 +209,14 @@ mod tests {
     #[test]
     fn json_messages_are_printed_verbatim() {
         assert_eq!(
-            event_line(&msg(r#"{"v": 420.0}"#), false).unwrap(),
+            raw_line(&msg(r#"{"v": 420.0}"#), false).unwrap(),
             r#"{"type":"message","data":{"v": 420.0}}"#
         );
     }
 
     #[test]
     fn multi_line_json_is_joined_without_touching_strings() {
-        let line = event_line(&msg("{\n  \"a\": \"x  y\",\n  \"b\": 1.50\n}"), false).unwrap();
+        let line = raw_line(&msg("{\n  \"a\": \"x  y\",\n  \"b\": 1.50\n}"), false).unwrap();
         assert_eq!(line, r#"{"type":"message","data":{"a":"x  y","b":1.50}}"#);
     }
 
@@ -216,7 +227,7 @@ mod tests {
             json: None,
         });
         assert_eq!(
-            event_line(&text, false).unwrap(),
+            raw_line(&text, false).unwrap(),
             r#"{"type":"message","data":"hi \"there\""}"#
         );
         let bin = Event::Message(RawMessage {
@@ -224,7 +235,7 @@ mod tests {
             json: None,
         });
         assert_eq!(
-            event_line(&bin, false).unwrap(),
+            raw_line(&bin, false).unwrap(),
             r#"{"type":"message","binary":true,"data":"AQID"}"#
         );
     }
@@ -235,8 +246,8 @@ mod tests {
             attempt: 2,
             delay: std::time::Duration::from_millis(1500),
         });
-        assert!(event_line(&e, false).is_none());
-        let line = event_line(&e, true).unwrap();
+        assert!(raw_line(&e, false).is_none());
+        let line = raw_line(&e, true).unwrap();
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["type"], "state");
         assert_eq!(v["state"], "reconnecting");

@@ -192,3 +192,55 @@ fn a_separate_hub_process_holds_10_000_connections_each_exchanging_a_message() {
         }
     });
 }
+
+#[test]
+fn the_datadivr_profile_sends_through_the_typed_client_and_rejects_invalid_lines() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args([
+            "connect",
+            &hub.url("datadivr"),
+            "--profile",
+            "datadivr",
+            "--drain",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"sum_event {\"numbers\": [391, 29]}\n{\"payload\": 1}\n{\"event_name\":\"msg\",\"to\":\"all\",\"message\":\"hi\"}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("stdin line 2: not a datadivr message"),
+        "{stderr}"
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sum = lines
+        .iter()
+        .find(|l| l["data"]["event_name"] == "sum_handler_result")
+        .expect("the sum reply");
+    assert_eq!(
+        serde_json::to_string(&sum["data"]["payload"]).unwrap(),
+        "420.0",
+        "a float, as the real server sends"
+    );
+    let echo = lines
+        .iter()
+        .find(|l| l["data"]["event_name"] == "msg")
+        .expect("the message sent to all");
+    assert_eq!(
+        echo["data"]["from_id"], sum["data"]["to"],
+        "the hub stamped the sender's id"
+    );
+}

@@ -45,8 +45,9 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// How a connection ended.
 enum Exit {
-    /// The client asked to close; the close handshake ran.
-    Closed,
+    /// The client asked to close; the close handshake ran. Carries the peer's close
+    /// frame if one arrived.
+    Closed(Option<(Option<u16>, String)>),
     /// The connection was lost or refused.
     Lost(ConnectionError),
 }
@@ -204,7 +205,7 @@ impl<P: Protocol> Engine<P> {
             }
             self.set_state(State::Connecting);
             let exit = match self.connect().await {
-                None => Exit::Closed,
+                None => Exit::Closed(None),
                 Some(Ok(transport)) => {
                     Statistics::add(&self.shared.stats.connects, 1);
                     self.drive(transport).await
@@ -214,7 +215,20 @@ impl<P: Protocol> Engine<P> {
             self.protocol.on_close();
             let requeued = self.shared.outbox().requeue_written();
             let error = match exit {
-                Exit::Closed => break ("closed by client".to_owned(), false),
+                Exit::Closed(Some((code, reason)))
+                    if self.protocol.classify_close(code, &reason) == Disposition::Fatal =>
+                {
+                    // The peer refused us (a token, say) while we were closing: that is
+                    // what the caller needs to hear, not that the close went fine.
+                    let error = ConnectionError::ClosedByPeer { code, reason };
+                    let text = self.shared.redact(error.to_string());
+                    self.events.push(Event::Disconnected {
+                        error: text.clone(),
+                        fatal: true,
+                    });
+                    break (text, true);
+                }
+                Exit::Closed(_) => break ("closed by client".to_owned(), false),
                 Exit::Lost(e) => e,
             };
             let disposition = match &error {
@@ -489,7 +503,7 @@ impl<P: Protocol> Engine<P> {
             self.events.poll_flush(cx);
         }
         if conn.read_done && conn.transport.poll_close(cx).is_ready() {
-            return Poll::Ready(Exit::Closed);
+            return Poll::Ready(Exit::Closed(conn.peer_close.take()));
         }
         if !conn.read_done {
             // Push our close frame out while waiting for the peer's.
@@ -500,7 +514,7 @@ impl<P: Protocol> Engine<P> {
             .as_mut()
             .is_some_and(|limit| limit.as_mut().poll(cx).is_ready());
         if expired {
-            Poll::Ready(Exit::Closed)
+            Poll::Ready(Exit::Closed(conn.peer_close.take()))
         } else {
             Poll::Pending
         }

@@ -802,3 +802,31 @@ async fn an_unread_event_stream_stays_bounded_while_drop_oldest_drops() {
         "events held for an unread stream: {held}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_refusal_that_crosses_our_close_is_still_reported_as_fatal() {
+    let cfg = config();
+    let (connector, mut net) = network(64 * 1024, cfg.clone());
+    let (client, _events) = Client::builder(Raw::json())
+        .config(cfg)
+        .connector(connector)
+        .start()
+        .unwrap();
+    let mut ws = net.servers.recv().await.unwrap();
+    client.ready().await.unwrap();
+    // The refusal is on its way when the caller closes (no yield in between).
+    ws.send(Message::close(
+        CloseCode::try_from(4001).ok(),
+        "token refused",
+    ))
+    .await
+    .unwrap();
+    let state = client.close().await;
+    match state {
+        State::Closed {
+            reason,
+            fatal: true,
+        } => assert!(reason.contains("4001"), "{reason}"),
+        other => panic!("expected a fatal close, got {other:?}"),
+    }
+}

@@ -1,0 +1,154 @@
+//! What each `--profile` contributes to `tether connect`: how a stdin line becomes a
+//! message (through the platform's typed builders), and how a received message prints.
+
+use std::fmt::Debug;
+
+use serde_json::Value;
+use tether::{
+    Outgoing,
+    datadivr::{DatadivrClient, Message},
+    raw::{Raw, RawMessage},
+};
+
+use crate::output::push_data;
+
+/// One platform's side of `tether connect`.
+pub trait Profile: Send + Sync + 'static {
+    /// The platform's decoded inbound message.
+    type Event: Clone + Debug + Send + Sync + 'static;
+
+    /// Turns one stdin line into a message, or says why it is not valid.
+    ///
+    /// # Errors
+    /// The reason, printed as `stdin line N: reason`.
+    fn encode_line(&self, line: &str) -> Result<Outgoing, String>;
+
+    /// Appends `,"data":D` (and `"binary":true` for binary frames) for a received message.
+    fn push_data(&self, event: &Self::Event, line: &mut String);
+
+    /// A human rendering for the terminal.
+    fn pretty(&self, event: &Self::Event) -> String;
+}
+
+/// `--profile raw`: JSON values (or `--text` lines).
+pub struct RawProfile(pub Raw);
+
+impl Profile for RawProfile {
+    type Event = RawMessage;
+
+    fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
+        self.0.encode_line(line).map_err(|e| e.to_string())
+    }
+
+    fn push_data(&self, event: &RawMessage, line: &mut String) {
+        push_data(line, &event.frame, event.json.as_ref().map(|_| true));
+    }
+
+    fn pretty(&self, event: &RawMessage) -> String {
+        match (&event.json, event.frame.as_text()) {
+            (Some(v), _) => serde_json::to_string_pretty(&**v).unwrap_or_default(),
+            (None, Some(t)) => t.to_owned(),
+            (None, None) => format!("<{} binary bytes>", event.frame.len()),
+        }
+    }
+}
+
+/// `--profile datadivr`: a line is a full message (a JSON object with `event_name`), or
+/// the shorthand `event_name [payload-json]`, sent to `--to` (default `others`).
+pub struct DatadivrProfile {
+    /// Recipient of shorthand lines.
+    pub to: String,
+}
+
+impl DatadivrProfile {
+    /// The message a line stands for.
+    ///
+    /// # Errors
+    /// Why the line is not a datadivr message.
+    pub fn message(&self, line: &str) -> Result<Message, String> {
+        let line = line.trim();
+        if line.starts_with('{') {
+            return Message::parse(line).map_err(|e| format!("not a datadivr message: {e}"));
+        }
+        let (event_name, payload) = match line.split_once(char::is_whitespace) {
+            Some((name, rest)) => {
+                let payload: Value = serde_json::from_str(rest.trim())
+                    .map_err(|e| format!("payload after {name:?} is not JSON: {e}"))?;
+                (name, payload)
+            }
+            None => (line, Value::Null),
+        };
+        if event_name.is_empty() {
+            return Err("no event name".into());
+        }
+        Ok(DatadivrClient::message(payload, event_name, None, &self.to))
+    }
+}
+
+impl Profile for DatadivrProfile {
+    type Event = Message;
+
+    fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
+        self.message(line).map(|m| DatadivrClient::outgoing(&m))
+    }
+
+    fn push_data(&self, event: &Message, line: &mut String) {
+        line.push_str(",\"data\":");
+        line.push_str(&event.server_wire_text());
+    }
+
+    fn pretty(&self, event: &Message) -> String {
+        let mut text = format!(
+            "{} from {} to {}",
+            event.event_name, event.from_id, event.to
+        );
+        if !event.payload.is_null() {
+            text.push_str(&format!(": {}", event.payload));
+        }
+        if let Some(m) = &event.message {
+            text.push_str(&format!(" ({m})"));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dd() -> DatadivrProfile {
+        DatadivrProfile {
+            to: "others".into(),
+        }
+    }
+
+    #[test]
+    fn datadivr_shorthand_and_full_messages() {
+        let m = dd().message(r#"sum_event {"numbers": [391, 29]}"#).unwrap();
+        assert_eq!(m.event_name, "sum_event");
+        assert_eq!(m.payload, serde_json::json!({"numbers": [391, 29]}));
+        assert_eq!(m.to, "others");
+        let m = dd().message("ping").unwrap();
+        assert!(m.payload.is_null());
+        let m = dd()
+            .message(r#"{"event_name":"msg","to":"all","message":"hi"}"#)
+            .unwrap();
+        assert_eq!((m.to.as_str(), m.message.as_deref()), ("all", Some("hi")));
+    }
+
+    #[test]
+    fn datadivr_rejects_what_its_builders_reject() {
+        assert!(
+            dd().message(r#"{"payload":1}"#)
+                .unwrap_err()
+                .contains("not a datadivr message")
+        );
+        assert!(dd().message(r#"{"event_name":"x","to":null}"#).is_err());
+        assert!(
+            dd().message("sum_event {broken")
+                .unwrap_err()
+                .contains("not JSON")
+        );
+        assert!(dd().message("   ").is_err());
+    }
+}
