@@ -22,3 +22,12 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "interop: the real datadivr server and SDK"
+# The venv with the real Python SDKs and server (../shared/protocols beside the repository;
+# needs python3 and network access to PyPI the first time; idempotent afterwards).
+venv_started=$SECONDS
+bash ../shared/protocols/peers-env/setup.sh .venv-peers
+echo "peers venv ready in $((SECONDS - venv_started)) s"
+TETHER_PEERS_VENV="$PWD/.venv-peers" \
+  cargo test -p tether-hub --test interop_datadivr --locked -- --ignored --nocapture --test-threads=1
