@@ -46,6 +46,19 @@ impl Drop for Hub {
     }
 }
 
+/// Runs `tether ARGS` with `stdin` piped in; its output.
+fn tether_with_stdin(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn serve_prints_every_endpoint_then_ready() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
@@ -104,26 +117,16 @@ fn a_taken_port_names_the_endpoint_and_the_flag() {
 #[test]
 fn connect_talks_to_the_echo_endpoint_as_the_readme_shows() {
     let hub = Hub::start(&["--ephemeral", "--json"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
-        .args([
+    let out = tether_with_stdin(
+        &[
             "connect",
             &hub.url("echo-ack"),
             "--ack-field",
             "id",
             "--drain",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"{\"id\":1,\"text\":\"hi\"}\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        b"{\"id\":1,\"text\":\"hi\"}\n",
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -196,26 +199,11 @@ fn a_separate_hub_process_holds_10_000_connections_each_exchanging_a_message() {
 #[test]
 fn the_datadivr_profile_sends_through_the_typed_client_and_rejects_invalid_lines() {
     let hub = Hub::start(&["--ephemeral", "--json"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
-        .args([
-            "connect",
+    let out = tether_with_stdin(&["connect",
             &hub.url("datadivr"),
             "--profile",
             "datadivr",
-            "--drain",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"sum_event {\"numbers\": [391, 29]}\n{\"payload\": 1}\n{\"event_name\":\"msg\",\"to\":\"all\",\"message\":\"hi\"}\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+            "--drain"], b"sum_event {\"numbers\": [391, 29]}\n{\"payload\": 1}\n{\"event_name\":\"msg\",\"to\":\"all\",\"message\":\"hi\"}\n");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(

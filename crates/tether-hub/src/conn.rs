@@ -154,6 +154,18 @@ pub(crate) struct Driver {
     pub(crate) delay: Duration,
 }
 
+/// Buffers every queued frame (not yet flushed); `false` if the transport failed.
+async fn send_all(transport: &mut BoxTransport, out: &mut VecDeque<(Instant, Frame)>) -> bool {
+    for (_, frame) in out.drain(..) {
+        if poll_fn(|cx| transport.poll_ready(cx)).await.is_err()
+            || transport.start_send(frame).is_err()
+        {
+            return false;
+        }
+    }
+    true
+}
+
 impl Driver {
     pub(crate) async fn run(mut self) {
         let mut out: VecDeque<(Instant, Frame)> = VecDeque::new();
@@ -182,14 +194,9 @@ impl Driver {
                 // or a reset if unread bytes remain, as any server dropping a socket).
                 let transport = &mut self.transport;
                 let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                    for (_, frame) in out.drain(..) {
-                        if poll_fn(|cx| transport.poll_ready(cx)).await.is_err()
-                            || transport.start_send(frame).is_err()
-                        {
-                            return;
-                        }
+                    if send_all(transport, &mut out).await {
+                        let _ = poll_fn(|cx| transport.poll_flush(cx)).await;
                     }
-                    let _ = poll_fn(|cx| transport.poll_flush(cx)).await;
                 })
                 .await;
             }
@@ -197,14 +204,9 @@ impl Driver {
                 // Send what is due first, then the close frame; bounded.
                 let transport = &mut self.transport;
                 let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                    for (_, frame) in out.drain(..) {
-                        if poll_fn(|cx| transport.poll_ready(cx)).await.is_err()
-                            || transport.start_send(frame).is_err()
-                        {
-                            return;
-                        }
-                    }
-                    if transport.start_close(close.code, &close.reason).is_ok() {
+                    if send_all(transport, &mut out).await
+                        && transport.start_close(close.code, &close.reason).is_ok()
+                    {
                         let _ = poll_fn(|cx| transport.poll_close(cx)).await;
                     }
                 })
