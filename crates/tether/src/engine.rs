@@ -38,6 +38,8 @@ const READ_BUDGET: usize = 512;
 const WRITE_BUDGET: usize = 4096;
 /// Messages taken from the outbox at a time.
 const TAKE_BATCH: usize = 512;
+/// A pause for a slow event consumer is logged once it lasts this long.
+const STREAM_PAUSE_WARNING: Duration = Duration::from_secs(1);
 /// Control frames (login, platform replies) held before reading pauses.
 const CONTROL_LIMIT: usize = 1024;
 /// Longest wait for a peer to close after tether failed the connection.
@@ -59,6 +61,8 @@ struct EventSink<E> {
     capacity: usize,
     /// A pause for the consumer was already logged.
     warned: bool,
+    /// Since when reading has been paused for the consumer.
+    paused_since: Option<Instant>,
     /// Events discarded past the hard bound.
     overflowed: u64,
 }
@@ -181,6 +185,7 @@ impl<P: Protocol> Engine<P> {
                 pending: VecDeque::new(),
                 capacity: config.event_capacity,
                 warned: false,
+                paused_since: None,
                 overflowed: 0,
             },
             config,
@@ -449,16 +454,19 @@ impl<P: Protocol> Engine<P> {
             cx.waker().wake_by_ref();
         } else if !self.events.has_room() {
             // Reading paused for a slow event consumer: the silence is ours, not the peer's.
-            conn.last_inbound = Instant::now();
-            if !self.events.warned {
+            let now = Instant::now();
+            conn.last_inbound = now;
+            let since = *self.events.paused_since.get_or_insert(now);
+            if !self.events.warned && now - since >= STREAM_PAUSE_WARNING {
                 self.events.warned = true;
                 tracing::warn!(
                     capacity = self.events.capacity,
-                    "event stream full: reading paused until its consumer catches up (drop the stream if unused)"
+                    "event stream full for over a second: reading paused until its consumer catches up (drop the stream if unused)"
                 );
             }
         } else {
             self.events.warned = false;
+            self.events.paused_since = None;
         }
         self.events.poll_flush(cx);
 
