@@ -23,6 +23,15 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 
+step "WebSocket conformance: Autobahn|Testsuite fast spec, strict"
+# Installs the suite under .autobahn (CPython 2.7 unpacked from Debian packages; ~30 s once),
+# runs every case through tether's engine (crates/tether/examples/autobahn.rs, built above)
+# against the fuzzing server on 127.0.0.1:9001, and fails on any FAILED or NON-STRICT case.
+PREFIX="$PWD/.autobahn" bash ../shared/autobahn/install.sh
+PREFIX="$PWD/.autobahn" bash ../shared/autobahn/run.sh ../shared/autobahn/config/fuzzingserver-fast.json \
+  reports/fast target/debug/examples/autobahn ws://127.0.0.1:9001
+python3 ../shared/autobahn/summarize.py reports/fast --strict
+
 step "interop: the real datadivr server and SDK"
 # The venv with the real Python SDKs and server (../shared/protocols beside the repository;
 # needs python3 and network access to PyPI the first time; idempotent afterwards).

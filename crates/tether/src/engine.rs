@@ -162,6 +162,8 @@ pub(crate) struct Engine<P: Protocol> {
     ever_ready: bool,
     deadline_timer: Pin<Box<Sleep>>,
     deadline_armed: Option<Instant>,
+    /// A handler queued a reply while handling the current frame.
+    replied: bool,
 }
 
 impl<P: Protocol> Engine<P> {
@@ -193,6 +195,7 @@ impl<P: Protocol> Engine<P> {
             ever_ready: false,
             deadline_timer: Box::pin(tokio::time::sleep_until(now)),
             deadline_armed: None,
+            replied: false,
         }
     }
 
@@ -443,7 +446,16 @@ impl<P: Protocol> Engine<P> {
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Exit::Lost(e)),
                 Poll::Ready(Some(Ok(received))) => {
                     conn.last_inbound = Instant::now();
+                    self.replied = false;
                     if let Err(e) = self.on_received(conn, received) {
+                        return Poll::Ready(Exit::Lost(e));
+                    }
+                    // Replies (a handler's, the platform's) are buffered before the next
+                    // frame is read, so they go out ahead of anything the transport
+                    // answers itself (the close frame after a protocol error). No flush yet.
+                    if (self.replied || !conn.control.is_empty())
+                        && let Poll::Ready(Err(e)) = self.poll_write(conn, cx, false)
+                    {
                         return Poll::Ready(Exit::Lost(e));
                     }
                 }
@@ -479,7 +491,7 @@ impl<P: Protocol> Engine<P> {
         }
 
         // Write.
-        match self.poll_write(conn, cx) {
+        match self.poll_write(conn, cx, true) {
             Poll::Ready(Err(e)) => Poll::Ready(Exit::Lost(e)),
             _ => Poll::Pending,
         }
@@ -534,6 +546,7 @@ impl<P: Protocol> Engine<P> {
         &mut self,
         conn: &mut Conn,
         cx: &mut Context<'_>,
+        flush: bool,
     ) -> Poll<Result<(), ConnectionError>> {
         let stats = &self.shared.stats;
         let mut budget = WRITE_BUDGET;
@@ -589,7 +602,7 @@ impl<P: Protocol> Engine<P> {
                 conn.last_written = Some(seq);
             }
         }
-        if conn.needs_flush {
+        if conn.needs_flush && flush {
             match conn.transport.poll_flush(cx) {
                 Poll::Ready(Ok(())) => {
                     conn.needs_flush = false;
@@ -732,6 +745,7 @@ impl<P: Protocol> Engine<P> {
                 Ok(permit) => {
                     permit.forget();
                     self.shared.outbox().push(reply, Instant::now(), None);
+                    self.replied = true;
                 }
                 Err(_) => {
                     Statistics::add(&self.shared.stats.handler_errors, 1);
