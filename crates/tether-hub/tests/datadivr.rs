@@ -24,22 +24,12 @@ async fn connect(hub: &Hub, seed: u64) -> (DatadivrClient, Events<Message>) {
     assert!(url.ends_with("/ws"), "{url}");
     let client =
         DatadivrClient::new(url).config(ClientConfig::default().backoff(fast_backoff(seed)));
-    let events = client.connect().expect("the client starts");
-    within(LIMIT, "the client to be ready", client.ready())
-        .await
-        .expect("ready");
-    (client, events)
+    support::start_datadivr(client).await
 }
 
 /// The next inbound message, skipping state and other events.
 async fn next_message(events: &mut Events<Message>) -> Message {
-    loop {
-        match within(LIMIT, "an inbound message", events.recv()).await {
-            Some(Event::Message(message)) => return message,
-            Some(_) => {}
-            None => panic!("the event stream ended"),
-        }
-    }
+    support::next_datadivr_message(events).await
 }
 
 /// Sends `sum_event` [391, 29] and returns the reply (whose `to` is the sender's id).

@@ -244,23 +244,12 @@ fn tether_client(url: &str, seed: u64) -> DatadivrClient {
 }
 
 async fn connect(url: &str, seed: u64) -> (DatadivrClient, Events<Message>) {
-    let client = tether_client(url, seed);
-    let events = client.connect().expect("the client starts");
-    within(LIMIT, "the client to be ready", client.ready())
-        .await
-        .expect("ready");
-    (client, events)
+    support::start_datadivr(tether_client(url, seed)).await
 }
 
 /// The next inbound message, skipping state and other events.
 async fn next_message(events: &mut Events<Message>) -> Message {
-    loop {
-        match within(LIMIT, "an inbound message", events.recv()).await {
-            Some(Event::Message(message)) => return message,
-            Some(_) => {}
-            None => panic!("the event stream ended"),
-        }
-    }
+    support::next_datadivr_message(events).await
 }
 
 /// What every pair (client, server) must produce, with the two client ids replaced by

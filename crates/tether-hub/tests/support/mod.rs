@@ -390,3 +390,34 @@ pub async fn post(hub: &Hub, path: &str, body: &serde_json::Value) -> (u16, Stri
     })
     .await
 }
+
+/// Connects a datadivr client and waits until it is ready.
+pub async fn start_datadivr(
+    client: tether::datadivr::DatadivrClient,
+) -> (
+    tether::datadivr::DatadivrClient,
+    Events<tether::datadivr::Message>,
+) {
+    let events = client.connect().expect("the client starts");
+    within(
+        Duration::from_secs(30),
+        "the client to be ready",
+        client.ready(),
+    )
+    .await
+    .expect("ready");
+    (client, events)
+}
+
+/// The next inbound datadivr message, skipping state and other events.
+pub async fn next_datadivr_message(
+    events: &mut Events<tether::datadivr::Message>,
+) -> tether::datadivr::Message {
+    loop {
+        match within(Duration::from_secs(30), "an inbound message", events.recv()).await {
+            Some(Event::Message(message)) => return message,
+            Some(_) => {}
+            None => panic!("the event stream ended"),
+        }
+    }
+}

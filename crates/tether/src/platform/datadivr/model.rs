@@ -240,8 +240,14 @@ fn write_float(out: &mut String, f: f64) {
     }
     // `{:e}` gives the shortest round-trip digits: "4.2e2", "-1e-5".
     let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` has an exponent");
-    let exp: i32 = exp.parse().expect("`{:e}` exponent is an integer");
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        out.push_str(&sci);
+        return;
+    };
+    let Ok(exp) = exp.parse::<i32>() else {
+        out.push_str(&sci);
+        return;
+    };
     if (-4..16).contains(&exp) {
         let fixed = format!("{f}");
         out.push_str(&fixed);
