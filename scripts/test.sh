@@ -32,11 +32,11 @@ PREFIX="$PWD/.autobahn" bash ../shared/autobahn/run.sh ../shared/autobahn/config
   reports/fast target/debug/examples/autobahn ws://127.0.0.1:9001
 python3 ../shared/autobahn/summarize.py reports/fast --strict
 
-step "interop: the real datadivr server and SDK"
+step "interop: the platforms' real Python SDKs and servers"
 # The venv with the real Python SDKs and server (../shared/protocols beside the repository;
 # needs python3 and network access to PyPI the first time; idempotent afterwards).
 venv_started=$SECONDS
 bash ../shared/protocols/peers-env/setup.sh .venv-peers
 echo "peers venv ready in $((SECONDS - venv_started)) s"
 TETHER_PEERS_VENV="$PWD/.venv-peers" \
-  cargo test -p tether-hub --test interop_datadivr --locked -- --ignored --nocapture --test-threads=1
+  cargo test -p tether-hub --test 'interop_*' --locked -- --ignored --nocapture --test-threads=1

@@ -1,57 +1,12 @@
-//! What each `--profile` contributes to `tether connect`: how a stdin line becomes a
-//! message (through the platform's typed builders), and how a received message prints.
-
-use std::fmt::Debug;
+//! `--profile datadivr`.
 
 use serde_json::Value;
 use tether::{
     Outgoing,
     datadivr::{DatadivrClient, Message},
-    raw::{Raw, RawMessage},
 };
 
-use crate::output::push_data;
-
-/// One platform's side of `tether connect`.
-pub trait Profile: Send + Sync + 'static {
-    /// The platform's decoded inbound message.
-    type Event: Clone + Debug + Send + Sync + 'static;
-
-    /// Turns one stdin line into a message, or says why it is not valid.
-    ///
-    /// # Errors
-    /// The reason, printed as `stdin line N: reason`.
-    fn encode_line(&self, line: &str) -> Result<Outgoing, String>;
-
-    /// Appends `,"data":D` (and `"binary":true` for binary frames) for a received message.
-    fn push_data(&self, event: &Self::Event, line: &mut String);
-
-    /// A human rendering for the terminal.
-    fn pretty(&self, event: &Self::Event) -> String;
-}
-
-/// `--profile raw`: JSON values (or `--text` lines).
-pub struct RawProfile(pub Raw);
-
-impl Profile for RawProfile {
-    type Event = RawMessage;
-
-    fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
-        self.0.encode_line(line).map_err(|e| e.to_string())
-    }
-
-    fn push_data(&self, event: &RawMessage, line: &mut String) {
-        push_data(line, &event.frame, event.json.as_ref().map(|_| true));
-    }
-
-    fn pretty(&self, event: &RawMessage) -> String {
-        match (&event.json, event.frame.as_text()) {
-            (Some(v), _) => serde_json::to_string_pretty(&**v).unwrap_or_default(),
-            (None, Some(t)) => t.to_owned(),
-            (None, None) => format!("<{} binary bytes>", event.frame.len()),
-        }
-    }
-}
+use super::Profile;
 
 /// `--profile datadivr`: a line is a full message (a JSON object with `event_name`), or
 /// the shorthand `event_name [payload-json]`, sent to `--to` (default `others`).
