@@ -341,6 +341,16 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// [`Hub::received`] with each frame's arrival time (a test checks it against the
+    /// times a client logged its acknowledgements).
+    #[must_use]
+    pub fn received_timed(&self, endpoint: &str) -> Vec<(std::time::Instant, Frame)> {
+        self.inner
+            .endpoint(endpoint)
+            .map(|e| e.stats.timed_log())
+            .unwrap_or_default()
+    }
+
     /// The close codes clients sent, in order (`None`: a close frame without a code), e.g.
     /// 1007 after an invalid-UTF-8 garbage fault.
     #[must_use]

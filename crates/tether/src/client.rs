@@ -222,6 +222,19 @@ impl<E: Clone + Send + 'static> Client<E> {
     pub fn try_send(&self, message: impl Into<Outgoing>) -> Result<Receipt<E>, SendError> {
         let message = message.into();
         self.check(&message)?;
+        self.try_push(message).map_err(|e| self.report(e))
+    }
+
+    /// Reports a refusal as an `undelivered` event too (the caller has the error).
+    fn report(&self, error: SendError) -> SendError {
+        if let SendError::Full(m) | SendError::TooLarge { message: m, .. } = &error {
+            self.shared.outbox().refuse(m, error.kind());
+            self.shared.waker.wake();
+        }
+        error
+    }
+
+    fn try_push(&self, message: Outgoing) -> Result<Receipt<E>, SendError> {
         let has_permit = match self.shared.permits.try_acquire() {
             Ok(p) => {
                 p.forget();
@@ -259,11 +272,11 @@ impl<E: Clone + Send + 'static> Client<E> {
     fn check(&self, message: &Outgoing) -> Result<(), SendError> {
         let size = message.frame().len();
         if size > self.shared.max_message_size {
-            return Err(SendError::TooLarge {
+            return Err(self.report(SendError::TooLarge {
                 message: message.clone(),
                 size,
                 limit: self.shared.max_message_size,
-            });
+            }));
         }
         Ok(())
     }

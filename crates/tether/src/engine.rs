@@ -339,13 +339,23 @@ impl<P: Protocol> Engine<P> {
         self.shared.waker.register(cx.waker());
         let now = Instant::now();
         let mut expired = Vec::new();
-        let (dropped, next) = {
+        let (dropped, refused, next) = {
             let mut ob = self.shared.outbox();
             ob.expire(now, &mut expired);
-            (std::mem::take(&mut ob.dropped), ob.next_deadline())
+            (
+                std::mem::take(&mut ob.dropped),
+                std::mem::take(&mut ob.refused),
+                ob.next_deadline(),
+            )
         };
         for message in dropped {
             self.events.push(Event::Dropped(message));
+        }
+        for (message, reason) in refused {
+            self.events.push(Event::Undelivered {
+                message,
+                reason: reason.into(),
+            });
         }
         if !expired.is_empty() {
             let results = expired.into_iter().map(|entry| {

@@ -21,6 +21,10 @@ use tokio::{sync::oneshot, time::Instant};
 
 use crate::{error::SendError, frame::Frame, outgoing::AckKey, outgoing::Outgoing};
 
+/// Refusals kept for reporting between two runs of the actor (each refused message also
+/// went straight back to its sender with the error).
+pub(crate) const REFUSALS_KEPT: usize = 4096;
+
 /// What a receipt resolves to when the message is delivered.
 #[derive(Debug, Clone)]
 pub struct Delivered<E> {
@@ -57,6 +61,9 @@ pub(crate) struct Outbox<E> {
     next_seq: u64,
     /// Messages dropped by senders under `DropOldest`, for the engine to report.
     pub(crate) dropped: Vec<Outgoing>,
+    /// Messages refused at `send` (full outbox, too large) and why, for the engine to
+    /// report as `undelivered` events; at most [`REFUSALS_KEPT`] between two reports.
+    pub(crate) refused: Vec<(Outgoing, &'static str)>,
     /// No new messages are accepted.
     pub(crate) closed: bool,
 }
@@ -70,6 +77,7 @@ impl<E> Default for Outbox<E> {
             deadlines: BinaryHeap::new(),
             next_seq: 0,
             dropped: Vec::new(),
+            refused: Vec::new(),
             closed: false,
         }
     }
@@ -107,6 +115,13 @@ impl<E> Outbox<E> {
             receipt,
         });
         seq
+    }
+
+    /// Notes a message refused at `send`, for an `undelivered` event.
+    pub(crate) fn refuse(&mut self, message: &Outgoing, reason: &'static str) {
+        if self.refused.len() < REFUSALS_KEPT {
+            self.refused.push((message.clone(), reason));
+        }
     }
 
     /// Removes the oldest message (queued first, else the oldest written one).
