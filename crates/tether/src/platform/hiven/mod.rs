@@ -19,9 +19,11 @@ pub use client::{
     BotClient, ConnectionStatus, HivenClient, HivenClientBuilder, HivenError, UserClient,
 };
 pub use handler::{EventHandler, HandlerResult};
-pub use http::{HivenHttp, HttpError, HttpRequest, MAX_CONTENT_CHARS};
+pub use http::{HivenHttp, HttpError, HttpRequest, MAX_CONTENT_CHARS, Method as HttpMethod};
 pub use model::{
-    ClientType, Envelope, House, InitState, InvalidToken, Member, Message, ParseError, ReadyInfo,
-    Reference, Relationship, Room, SwarmEvent, SwarmMessage, User, validate_token,
+    API_URL, BOT_PREFIX, ClientType, DEFAULT_HEARTBEAT_MS, Envelope, House, InitState,
+    InvalidToken, Member, Message, OP_AUTH, OP_EVENT, OP_HEARTBEAT, OP_HELLO, ParseError,
+    ReadyInfo, Reference, Relationship, Room, SWARM_URL, SwarmEvent, SwarmMessage, User,
+    validate_token,
 };
 pub use protocol::Swarm;
