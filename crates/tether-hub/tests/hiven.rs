@@ -232,9 +232,9 @@ async fn a_stall_is_noticed_within_ping_interval_plus_ping_timeout_and_the_bot_i
     .await
     .unwrap();
     let noticed = stalled.elapsed();
-    // ping 1 s + timeout 1 s, plus scheduling slack on a loaded machine.
+    // ping 1 s + timeout 1 s, plus generous slack for a loaded machine.
     assert!(
-        noticed <= Duration::from_millis(3500),
+        noticed <= Duration::from_secs(5),
         "noticed after {noticed:?}"
     );
     assert_eq!(

@@ -113,7 +113,12 @@ async fn next_line(lines: &mut mpsc::UnboundedReceiver<String>, prefix: &str) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs TETHER_PEERS_VENV (the real hiven.py); scripts/test.sh runs it"]
 async fn real_hiven_py_reaches_ready_and_receives_a_message_posted_by_tethers_client() {
-    let hub = Hub::builder().ephemeral().start().await.unwrap();
+    let hub = Hub::builder()
+        .ephemeral()
+        .record(true)
+        .start()
+        .await
+        .unwrap();
     let swarm = hub.url("hiven").unwrap();
     let url = format!("{swarm}?encoding=json&compression=text_json");
     let python_token = "PyB0t".repeat(26) + "pb";
@@ -154,6 +159,25 @@ async fn real_hiven_py_reaches_ready_and_receives_a_message_posted_by_tethers_cl
         "hiven.py linked the room: {result}"
     );
     assert_eq!(result["house_name"], "Tether Lounge", "{result}");
+
+    // hiven.py's own login and heartbeat frames, byte for byte, are what tether's
+    // encoders produce for the same token (there is no golden file for Hiven: this is it).
+    let from_python: Vec<String> = hub
+        .received("hiven")
+        .iter()
+        .filter_map(|f| f.as_text().map(str::to_owned))
+        .filter(|t| !t.contains(&me.id) && !t.contains("T3th3r"))
+        .collect();
+    assert_eq!(
+        from_python.first().map(String::as_str),
+        Some(tether::hiven::model::auth_text(&format!("Bot {python_token}")).as_str()),
+        "{from_python:?}"
+    );
+    assert_eq!(
+        from_python.get(1).map(String::as_str),
+        Some(tether::hiven::model::HEARTBEAT_TEXT),
+        "{from_python:?}"
+    );
 
     let status = within(LIMIT, "hiven.py to exit", async {
         loop {
