@@ -139,3 +139,81 @@ fn a_refused_token_exits_3_and_a_malformed_one_exits_2_never_printing_it() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `tether serve --ephemeral --json ARGS` as a child process, killed when dropped.
+struct Serve(std::process::Child, Value);
+
+impl Serve {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+            .args(["serve", "--ephemeral", "--json"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let endpoints = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        Self(child, endpoints)
+    }
+
+    fn url(&self, name: &str) -> String {
+        self.1[name].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_hiven_token_accepts_only_that_token_on_the_swarm_and_the_api() {
+    let required = "Req".repeat(44);
+    let serve = Serve::start(&["--hiven-token", &format!("Bot {required}")]);
+    let api = serve.url("hiven-api");
+    assert!(
+        api.starts_with("http://127.0.0.1:") && api.ends_with("/v1"),
+        "{api}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let me = |token: &str| {
+        let http = tether::hiven::HivenHttp::new(
+            &api,
+            token.into(),
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+            None,
+        )
+        .unwrap();
+        rt.block_on(http.me())
+    };
+    assert_eq!(me(&required).unwrap().bot, Some(true));
+    assert!(me(&token()).unwrap_err().is_unauthorized());
+
+    let output = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["connect", &serve.url("hiven"), "--profile", "hiven"])
+        .args(["--token", &token()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+
+    // A malformed --hiven-token keeps the hub from starting, saying why.
+    let output = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["serve", "--ephemeral", "--hiven-token", "short"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--hiven-token"), "{stderr}");
+}
