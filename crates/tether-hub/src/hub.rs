@@ -17,6 +17,7 @@ use crate::{
     endpoint::{EndpointShared, EndpointSpec, FaultState, Transport},
     fault::Fault,
     listener,
+    moobius::{MOOBIUS_PATH, MOOBIUS_PORT, Moobius},
     stats::EndpointStats,
 };
 
@@ -63,7 +64,7 @@ impl Default for HubBuilder {
 
 impl HubBuilder {
     /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702), `datadivr`
-    /// (8765, `/ws`) and `control` (8790) on 127.0.0.1.
+    /// (8765, `/ws`), `moobius` (8785, `/`) and `control` (8790) on 127.0.0.1.
     #[must_use]
     pub fn new() -> Self {
         let ws = |path: &str| Transport::WebSocket {
@@ -96,6 +97,12 @@ impl HubBuilder {
                     default_port: DATADIVR_PORT,
                     transport: ws(DATADIVR_PATH),
                     service: Arc::new(Datadivr::default()),
+                },
+                EndpointSpec {
+                    name: "moobius".into(),
+                    default_port: MOOBIUS_PORT,
+                    transport: ws(MOOBIUS_PATH),
+                    service: Arc::new(Moobius::default()),
                 },
             ],
             addrs: Vec::new(),
