@@ -6,9 +6,11 @@ use std::fmt::Debug;
 use tether::Outgoing;
 
 mod datadivr;
+mod moobius;
 mod raw;
 
 pub use datadivr::DatadivrProfile;
+pub use moobius::MoobiusProfile;
 pub use raw::RawProfile;
 
 /// One platform's side of `tether connect`.
