@@ -99,6 +99,17 @@ async fn the_real_python_wsclient_talks_to_a_tether_service_through_the_hub() {
     within(LIMIT, "the service to be ready", service.ready())
         .await
         .expect("ready");
+    // Ready means the login was sent; the hub's copy says it was taken.
+    within(LIMIT, "the hub to take the service's login", async {
+        loop {
+            match events.recv().await {
+                Some(Event::Message(p)) if p.kind == kind::COPY => break,
+                Some(_) => {}
+                None => panic!("the event stream ended"),
+            }
+        }
+    })
+    .await;
     let handler_errors = tokio::spawn(async move {
         let mut errors = Vec::new();
         while let Some(event) = events.recv().await {

@@ -90,14 +90,19 @@ async fn a_users_message_up_reaches_the_service_and_its_answer_reaches_the_user(
     assert!(url.ends_with('/'), "{url}");
     let service = echo_service(&url, 1);
     let mut service_events = start(&service).await;
+    // Ready means the login was sent (Moobius acknowledges none); the hub's copy says it
+    // was taken, so the user's join below finds the service.
+    let mut service_login = Some(next_of(&mut service_events, kind::COPY).await);
     let user = MoobiusClient::user(&url, "user-token")
         .join(USER, CHANNEL)
         .config(config(2));
     let mut user_events = start(&user).await;
 
     // Both logins were acknowledged with a copy.
-    for events in [&mut service_events, &mut user_events] {
-        let copy = next_of(events, kind::COPY).await;
+    for copy in [
+        service_login.take().unwrap(),
+        next_of(&mut user_events, kind::COPY).await,
+    ] {
         let Body::Copy(body) = &copy.body else {
             panic!("{copy:?}")
         };
@@ -556,5 +561,98 @@ async fn the_access_token_never_shows_in_logs_events_errors_or_debug() {
         !logs.contains(&TOKEN[..4]),
         "the token is in the logs:\n{logs}"
     );
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_or_panicking_handler_is_reported_and_the_service_goes_on() {
+    logs();
+    let hub = hub_with(vec![]).await;
+    let url = hub.url("moobius").unwrap();
+    let service = MoobiusClient::service(&url, SERVICE, "service-token")
+        .config(config(9))
+        .on(kind::ACTION, |_| panic!("kaput"))
+        .on(kind::MESSAGE_UP, |payload| {
+            match payload.message().and_then(|m| m.text()) {
+                Some("fail") => Err("boom".into()),
+                _ => Ok(None),
+            }
+        });
+    let mut service_events = start(&service).await;
+    let _login = next_of(&mut service_events, kind::COPY).await;
+    let user = MoobiusClient::user(&url, "user-token")
+        .join(USER, CHANNEL)
+        .config(config(10));
+    let mut user_events = start(&user).await;
+    let _login = next_of(&mut user_events, kind::COPY).await;
+
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for text in ["fail", "fine"] {
+        user.message_up(
+            USER,
+            SERVICE,
+            CHANNEL,
+            SERVICE,
+            "text",
+            MessageContent::text(text),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let mut failures = Vec::new();
+    let mut ups = Vec::new();
+    within(LIMIT, "both handler failures and both messages", async {
+        while failures.len() < 2 || ups.len() < 2 {
+            match service_events.recv().await {
+                Some(Event::HandlerError { event, error }) => failures.push((event, error)),
+                Some(Event::Message(p)) if p.kind == kind::MESSAGE_UP => ups.push(p),
+                Some(_) => {}
+                None => panic!("the event stream ended"),
+            }
+        }
+    })
+    .await;
+    std::panic::set_hook(hook);
+    assert!(
+        failures
+            .iter()
+            .any(|(e, err)| e.as_deref() == Some("action") && err.contains("kaput")),
+        "{failures:?}"
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|(e, err)| e.as_deref() == Some("message_up") && err == "boom"),
+        "{failures:?}"
+    );
+    assert_eq!(
+        ups.iter()
+            .map(|p| p.message().unwrap().text().unwrap())
+            .collect::<Vec<_>>(),
+        ["fail", "fine"],
+        "the message after the failing one still arrived"
+    );
+    let stats = service.engine().unwrap().stats();
+    assert_eq!(stats.handler_errors, 2);
+    // And the service still sends.
+    service
+        .message_down(
+            SERVICE,
+            SERVICE,
+            CHANNEL,
+            USER,
+            "text",
+            MessageContent::text("still here"),
+            SERVICE,
+            None,
+        )
+        .await
+        .unwrap();
+    let down = next_of(&mut user_events, kind::MESSAGE_DOWN).await;
+    assert_eq!(down.message().unwrap().text(), Some("still here"));
+    user.disconnect().await;
+    service.disconnect().await;
     hub.shutdown().await;
 }
