@@ -1,6 +1,7 @@
 //! The Moobius client over in-memory streams with paused time: the login first on every
 //! connection (before anything queued), the `heartbeat` every 30 s, the order kept across
-//! a reconnect, and the SDK's 16 s per-send deadline handing the message back.
+//! a reconnect, and the SDK's 16 s per-send deadline handing the message back. Plus
+//! `wss://` with certificate verification (refused without the CA, logged in with it).
 #![cfg(feature = "moobius")]
 
 mod support;
@@ -160,4 +161,86 @@ async fn a_message_not_delivered_within_16_s_is_handed_back_with_the_message() {
     assert_eq!(back.frame().as_text(), Some(message.wire_text().as_str()));
     assert_eq!(client.pending(), 0);
     client.close().await;
+}
+
+/// A `wss://` server with a self-signed certificate for 127.0.0.1 that forwards the first
+/// text message of each connection; returns its URL and the CA file.
+async fn wss_server(
+    name: &str,
+) -> (
+    String,
+    std::path::PathBuf,
+    tokio::sync::mpsc::Receiver<String>,
+) {
+    use futures_util::StreamExt;
+    use std::sync::Arc;
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let pem =
+        std::env::temp_dir().join(format!("tether-moobius-{name}-{}.pem", std::process::id()));
+    std::fs::write(&pem, certified.cert.pem()).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok((_, mut ws)) = tokio_websockets::ServerBuilder::new().accept(tls).await
+                else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let Some(text) = msg.as_text() {
+                        let _ = tx.send(text.to_owned()).await;
+                    }
+                }
+            });
+        }
+    });
+    (format!("wss://{addr}/"), pem, rx)
+}
+
+#[tokio::test]
+async fn wss_verifies_the_certificate_and_logs_in_with_the_ca_file() {
+    let (url, pem, mut logins) = wss_server("wss").await;
+    // Without the CA: refused, fatally, before any login.
+    let untrusted =
+        MoobiusClient::service(&url, "svc", "tok").config(ClientConfig::default().no_reconnect());
+    let _events = untrusted.connect().unwrap();
+    let state = tokio::time::timeout(
+        Duration::from_secs(30),
+        untrusted.engine().unwrap().closed(),
+    )
+    .await
+    .unwrap();
+    let State::Closed { reason, fatal } = &state else {
+        panic!("{state:?}")
+    };
+    assert!(*fatal && reason.contains("TLS"), "{state:?}");
+    assert!(logins.try_recv().is_err(), "nothing reached the server");
+
+    // With it: the login arrives over TLS.
+    let trusted =
+        MoobiusClient::service(&url, "svc", "tok").config(ClientConfig::default().ca_file(&pem));
+    let _events = trusted.connect().unwrap();
+    let login = tokio::time::timeout(Duration::from_secs(30), logins.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(login.starts_with(r#"{"type": "service_login""#), "{login}");
+    trusted.disconnect().await;
+    let _ = std::fs::remove_file(&pem);
 }
