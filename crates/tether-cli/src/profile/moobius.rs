@@ -17,6 +17,10 @@ use super::Profile;
 /// `WSClient` method and keyword arguments; `service_id`, `user_id` and `sender` default
 /// to `--service-id` / `--user-id`), or a full message (a JSON object with `type`), which
 /// is checked against the model and sent as it is (a missing `request_id` is added).
+///
+/// Login lines are refused: the profile logs in by itself on every connect, and a login
+/// line would put the token where an `undelivered` event could print it. The token is
+/// also scrubbed from every printed message.
 pub struct MoobiusProfile {
     /// The builders (fresh uuid4 request ids, the system clock).
     pub builders: Builders,
@@ -24,7 +28,7 @@ pub struct MoobiusProfile {
     pub service_id: Option<String>,
     /// `--user-id`.
     pub user_id: Option<String>,
-    /// The access token (for `service_login` / `user_login` lines).
+    /// The access token, scrubbed from every printed message.
     pub token: Secret,
     /// Each message's deadline (`--send-timeout`).
     pub send_timeout: Option<Duration>,
@@ -33,8 +37,6 @@ pub struct MoobiusProfile {
 /// The builder names a line may call.
 pub const BUILDERS: &[&str] = &[
     "heartbeat",
-    "service_login",
-    "user_login",
     "join_channel",
     "leave_channel",
     "send_characters",
@@ -110,6 +112,10 @@ impl Kwargs<'_> {
     }
 }
 
+/// Why a login line is refused.
+const LOGIN_LINE: &str = "the profile logs in by itself on every connect (--mode, --token): \
+                          login lines are not sent";
+
 fn some(message: Option<Outbound>) -> Result<Outbound, String> {
     message.ok_or_else(|| "recipients is empty: nothing to send (as in the SDK)".to_owned())
 }
@@ -121,6 +127,10 @@ impl MoobiusProfile {
     /// Why the line is not a Moobius message or builder call.
     pub fn message(&self, line: &str) -> Result<Outbound, String> {
         let line = line.trim();
+        let first = line.split(|c: char| c.is_whitespace() || c == '{').next();
+        if matches!(first, Some("service_login" | "user_login")) {
+            return Err(LOGIN_LINE.into());
+        }
         if line.starts_with('{') {
             let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
             return self.full_message(value);
@@ -154,8 +164,6 @@ impl MoobiusProfile {
         let e = |e: tether::moobius::ModelError| e.to_string();
         Ok(match name {
             "heartbeat" => b.heartbeat(),
-            "service_login" => b.service_login(&kw.string("service_id")?, &self.token),
-            "user_login" => b.user_login(&self.token),
             "join_channel" => b.join_channel(&kw.string("user_id")?, &kw.string("channel_id")?),
             "leave_channel" => b.leave_channel(&kw.string("user_id")?, &kw.string("channel_id")?),
             "refresh_as_user" => {
@@ -299,11 +307,7 @@ impl MoobiusProfile {
         let body = map.get("body");
         let body_map = body.and_then(Value::as_object);
         match kind.as_str() {
-            kind::SERVICE_LOGIN => {
-                string(&map, "access_token")?;
-                string(&map, "service_id")?;
-            }
-            kind::USER_LOGIN => string(&map, "access_token")?,
+            kind::SERVICE_LOGIN | kind::USER_LOGIN => return Err(LOGIN_LINE.into()),
             kind::HEARTBEAT
             | kind::ACTION
             | kind::UPDATE
@@ -375,11 +379,11 @@ impl Profile for MoobiusProfile {
 
     fn push_data(&self, event: &Payload, line: &mut String) {
         line.push_str(",\"data\":");
-        line.push_str(event.text().trim());
+        line.push_str(&self.token.scrub(event.text().trim()));
     }
 
     fn pretty(&self, event: &Payload) -> String {
-        match &event.body {
+        let text = match &event.body {
             Body::MessageDown(m) | Body::MessageUp(m) => format!(
                 "{} from {} in {}: {}",
                 event.kind,
@@ -396,7 +400,8 @@ impl Profile for MoobiusProfile {
             _ => serde_json::from_str::<Value>(event.text())
                 .and_then(|v| serde_json::to_string_pretty(&v))
                 .unwrap_or_else(|_| event.text().to_owned()),
-        }
+        };
+        self.token.scrub(&text)
     }
 }
 
@@ -482,6 +487,12 @@ mod tests {
             (r#"{"body": {}}"#, "no string \"type\""),
             ("[1]", "unknown builder"),
             ("{nope", "not JSON"),
+            ("user_login", "logs in by itself"),
+            (r#"service_login {"service_id": "s"}"#, "logs in by itself"),
+            (
+                r#"{"type": "user_login", "access_token": "t"}"#,
+                "logs in by itself",
+            ),
             (r#"{"type": "copy", "body": {}}"#, "unknown type"),
         ] {
             let err = p.message(line).unwrap_err();
@@ -504,5 +515,30 @@ mod tests {
             .message(r#"{"type": "heartbeat", "request_id": "mine", "body": {}}"#)
             .unwrap();
         assert_eq!(m.request_id(), Some("mine"));
+    }
+}
+
+#[cfg(test)]
+mod redaction {
+    use super::*;
+
+    #[test]
+    fn a_message_echoing_the_token_prints_without_it() {
+        let p = MoobiusProfile {
+            builders: Builders::new(),
+            service_id: Some("svc".into()),
+            user_id: None,
+            token: Secret::new("tok-999"),
+            send_timeout: None,
+        };
+        let payload = Payload::parse(
+            r#"{"type":"copy","request_id":"r","body":{"request_id":"x","origin_type":"tok-999","status":false,"context":{"error":"bad tok-999"}}}"#,
+        )
+        .unwrap();
+        let mut line = String::from("{\"type\":\"message\"");
+        p.push_data(&payload, &mut line);
+        assert!(!line.contains("tok-999"), "{line}");
+        assert!(line.contains("<redacted>"));
+        assert!(!p.pretty(&payload).contains("tok-999"));
     }
 }
