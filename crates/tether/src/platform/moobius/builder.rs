@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use crate::secret::Secret;
 
 use super::model::{
-    Button, CanvasItem, ChannelInfo, Item, Items, MenuItem, MessageContent, ModelError, Outbound,
-    StyleItem, action, kind, update_subtype,
+    Button, CanvasItem, ChannelInfo, Item, Items, MenuItem, MessageBody, MessageContent,
+    ModelError, Outbound, StyleItem, action, kind, update_subtype,
 };
 
 type IdSource = Arc<dyn Fn() -> String + Send + Sync>;
@@ -38,6 +38,18 @@ impl From<&str> for ClickedMessage {
 impl From<String> for ClickedMessage {
     fn from(id: String) -> Self {
         ClickedMessage::Id(id)
+    }
+}
+
+/// A received message (the SDK raises `AttributeError` on its `MessageBody`; tether takes
+/// its id, subtype and content, as the SDK does for a dict).
+impl From<&MessageBody> for ClickedMessage {
+    fn from(body: &MessageBody) -> Self {
+        ClickedMessage::Json(json!({
+            "message_id": body.message_id,
+            "message_subtype": body.subtype,
+            "content": body.content,
+        }))
     }
 }
 
@@ -695,6 +707,21 @@ mod tests {
                 .to_string()
                 .contains("unknown field `txt`")
         );
+    }
+
+    #[test]
+    fn a_menu_click_on_a_received_message_takes_its_id_subtype_and_content() {
+        let payload = super::super::model::Payload::parse(
+            r#"{"type":"message_down","body":{"subtype":"text","channel_id":"c","content":{"text":"buy"},"message_id":"m-9"}}"#,
+        )
+        .unwrap();
+        let click = Builders::pinned("r", 0)
+            .send_menu_item_click("m1", "ok", None, payload.message().unwrap(), "c", "u")
+            .unwrap();
+        let body = &click.value()["body"];
+        assert_eq!(body["message_id"], json!("m-9"));
+        assert_eq!(body["message_subtype"], json!("text"));
+        assert_eq!(body["message_content"], json!({"text": "buy"}));
     }
 
     #[test]
