@@ -569,8 +569,17 @@ async fn a_failing_or_panicking_handler_is_reported_and_the_service_goes_on() {
     logs();
     let hub = hub_with(vec![]).await;
     let url = hub.url("moobius").unwrap();
+    let caught_all = Arc::new(Mutex::new(Vec::new()));
     let service = MoobiusClient::service(&url, SERVICE, "service-token")
         .config(config(9))
+        // The SDK's `handle`: whatever no named handler takes (here: the copies).
+        .handle({
+            let caught_all = caught_all.clone();
+            move |payload| {
+                caught_all.lock().unwrap().push(payload.kind.clone());
+                Ok(None)
+            }
+        })
         .on(kind::ACTION, |_| panic!("kaput"))
         .on(kind::MESSAGE_UP, |payload| {
             match payload.message().and_then(|m| m.text()) {
@@ -636,6 +645,11 @@ async fn a_failing_or_panicking_handler_is_reported_and_the_service_goes_on() {
     );
     let stats = service.engine().unwrap().stats();
     assert_eq!(stats.handler_errors, 2);
+    assert_eq!(
+        *caught_all.lock().unwrap(),
+        ["copy"],
+        "the catch-all got the login's copy, not what named handlers take"
+    );
     // And the service still sends.
     service
         .message_down(

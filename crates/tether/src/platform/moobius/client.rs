@@ -646,6 +646,10 @@ mod tests {
     async fn sending_before_connect_hands_the_message_back() {
         let client = MoobiusClient::service("ws://127.0.0.1:9/", "svc", "tok");
         let err = client.heartbeat().await.unwrap_err();
+        assert!(
+            !err.is_retryable(),
+            "connect first: trying again does not help"
+        );
         let MoobiusError::NotConnected(Some(message)) = err else {
             panic!("{err:?}");
         };
