@@ -44,6 +44,10 @@ pub enum Profile {
     /// datadivr: a line is a full message (JSON object with `event_name`) or the
     /// shorthand `event_name [payload-json]`, sent to `--to`.
     Datadivr,
+    /// Hiven Swarm: logs in with --token, heartbeats, ready after every house joined;
+    /// a line is a room message posted through the REST API (--api): plain text for
+    /// --room, or {"room_id", "content"}.
+    Hiven,
     /// moobius: logs in (`--mode`, `--token`) on every connect and heartbeats; a line is a
     /// builder call `NAME {kwargs-json}` (e.g. `message_down {"channel_id": "c",
     /// "recipients": "u", "subtype": "text", "content": {"text": "hi"}}`) or a full
@@ -86,6 +90,12 @@ pub struct ConnectArgs {
     /// datadivr: recipient of shorthand lines (`all`, `others` or a client id).
     #[arg(long, default_value = "others")]
     pub to: String,
+    /// hiven: the REST API base URL that lines are posted to.
+    #[arg(long, value_name = "URL", default_value = tether::hiven::API_URL)]
+    pub api: String,
+    /// hiven: the room of plain-text lines.
+    #[arg(long, value_name = "ID")]
+    pub room: Option<String>,
     /// moobius: log in as a service or as a user.
     #[arg(long, value_enum, default_value = "service")]
     pub mode: MoobiusMode,
@@ -110,8 +120,9 @@ pub struct ConnectArgs {
     /// Send stdin lines verbatim as text frames (raw profile).
     #[arg(long)]
     pub text: bool,
-    /// Token; for raw over WebSocket it is sent as `Authorization: Bearer T`; for moobius it
-    /// is the access token of the login message. Never printed.
+    /// Token; for raw over WebSocket it is sent as `Authorization: Bearer T`; hiven logs
+    /// in with it (and sends it to the REST API); for moobius it is the access token of
+    /// the login message. Never printed.
     #[arg(long, env = "TETHER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Extra trusted CA certificates (PEM) for wss:// and tls://.
@@ -171,7 +182,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 }
 
 impl ConnectArgs {
-    fn config(&self) -> ClientConfig {
+    pub(crate) fn config(&self) -> ClientConfig {
         let mut config = ClientConfig::default()
             .heartbeat(self.heartbeat.max(Duration::from_millis(1)))
             .dead_after(self.dead_after)
@@ -226,6 +237,7 @@ pub async fn run(args: ConnectArgs) -> u8 {
                 Err(e) => usage(&e),
             }
         }
+        Profile::Hiven => crate::profile::hiven::run(&args).await,
         Profile::Datadivr => {
             // The typed client: its protocol, its builders; the engine handle for the rest.
             let typed = DatadivrClient::new(&args.url).config(args.config());

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Args;
-use tether_hub::Hub;
+use tether_hub::{Hiven, Hub};
 
 /// Exit code when the hub cannot start.
 const CANNOT_START: u8 = 1;
@@ -36,6 +36,21 @@ pub struct ServeArgs {
     /// Address of the datadivr endpoint (default 127.0.0.1:8765, path /ws).
     #[arg(long, value_name = "ADDR")]
     pub datadivr: Option<SocketAddr>,
+    /// Address of the hiven Swarm endpoint (default 127.0.0.1:8780, path /socket).
+    #[arg(long, value_name = "ADDR")]
+    pub hiven: Option<SocketAddr>,
+    /// Address of the hiven REST API (default 127.0.0.1:8781, base /v1).
+    #[arg(long = "hiven-api", value_name = "ADDR")]
+    pub hiven_api: Option<SocketAddr>,
+    /// hiven: accept only this token (with or without "Bot "); default: any well-formed
+    /// token (128 or 132 ASCII letters and digits). A refused token closes with 4001.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TETHER_HIVEN_TOKEN",
+        hide_env_values = true
+    )]
+    pub hiven_token: Option<String>,
     /// Address of the moobius endpoint (default 127.0.0.1:8785, path /).
     #[arg(long, value_name = "ADDR")]
     pub moobius: Option<SocketAddr>,
@@ -59,6 +74,8 @@ pub async fn run(args: ServeArgs) -> u8 {
         ("echo-ack", args.echo_ack),
         ("sink", args.sink),
         ("datadivr", args.datadivr),
+        ("hiven", args.hiven),
+        ("hiven-api", args.hiven_api),
         ("moobius", args.moobius),
         ("control", args.control),
     ];
@@ -66,6 +83,13 @@ pub async fn run(args: ServeArgs) -> u8 {
         if let Some(addr) = addr {
             builder = builder.addr(name, addr);
         }
+    }
+    if let Some(token) = &args.hiven_token {
+        if let Err(e) = tether::hiven::validate_token(token.strip_prefix("Bot ").unwrap_or(token)) {
+            eprintln!("tether serve: --hiven-token: {e}");
+            return CANNOT_START;
+        }
+        builder = builder.hiven(Hiven::new().token(Some(token.clone())));
     }
     let hub = match builder.start().await {
         Ok(hub) => hub,

@@ -81,7 +81,16 @@ fn serve_prints_every_endpoint_then_ready() {
     let names: Vec<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().0).collect();
     assert_eq!(
         names,
-        ["echo", "echo-ack", "sink", "datadivr", "moobius", "control"]
+        [
+            "echo",
+            "echo-ack",
+            "sink",
+            "datadivr",
+            "hiven",
+            "moobius",
+            "hiven-api",
+            "control"
+        ]
     );
     assert!(
         lines[0].starts_with("echo ws://127.0.0.1:") && lines[0].ends_with('/'),
@@ -89,6 +98,18 @@ fn serve_prints_every_endpoint_then_ready() {
     );
     assert!(
         lines[3].starts_with("datadivr ws://127.0.0.1:") && lines[3].ends_with("/ws"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[4].starts_with("hiven ws://127.0.0.1:") && lines[4].ends_with("/socket"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[5].starts_with("moobius ws://127.0.0.1:") && lines[5].ends_with('/'),
+        "{lines:?}"
+    );
+    assert!(
+        lines[6].starts_with("hiven-api http://127.0.0.1:") && lines[6].ends_with("/v1"),
         "{lines:?}"
     );
     assert!(

@@ -45,6 +45,11 @@ async fn endpoints(State(hub): State<Arc<HubInner>>) -> Json<Value> {
         .endpoints
         .iter()
         .map(|e| (e.spec.name.clone(), Value::String(e.url())))
+        .chain(
+            hub.apis
+                .iter()
+                .map(|(name, url)| (name.clone(), Value::String(url.clone()))),
+        )
         .collect();
     Json(Value::Object(map))
 }

@@ -16,6 +16,7 @@ use crate::{
     echo::{Echo, EchoAck, Sink},
     endpoint::{EndpointShared, EndpointSpec, FaultState, Transport},
     fault::Fault,
+    hiven::{HIVEN_API_PORT, HIVEN_API_PREFIX, HIVEN_PATH, HIVEN_PORT, Hiven},
     listener,
     moobius::{MOOBIUS_PATH, MOOBIUS_PORT, Moobius},
     stats::EndpointStats,
@@ -51,6 +52,7 @@ pub struct HubBuilder {
     ephemeral: bool,
     specs: Vec<EndpointSpec>,
     addrs: Vec<(String, SocketAddr)>,
+    apis: Vec<ApiSpec>,
     control: bool,
     record: bool,
     max_message_size: usize,
@@ -64,12 +66,14 @@ impl Default for HubBuilder {
 
 impl HubBuilder {
     /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702), `datadivr`
-    /// (8765, `/ws`), `moobius` (8785, `/`) and `control` (8790) on 127.0.0.1.
+    /// (8765, `/ws`), `hiven` (8780, `/socket`), `hiven-api` (HTTP, 8781, `/v1`), `moobius`
+    /// (8785, `/`) and `control` (8790) on 127.0.0.1.
     #[must_use]
     pub fn new() -> Self {
         let ws = |path: &str| Transport::WebSocket {
             path: path.to_owned(),
         };
+        let hiven = Hiven::new();
         Self {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             ephemeral: false,
@@ -99,6 +103,12 @@ impl HubBuilder {
                     service: Arc::new(Datadivr::default()),
                 },
                 EndpointSpec {
+                    name: "hiven".into(),
+                    default_port: HIVEN_PORT,
+                    transport: ws(HIVEN_PATH),
+                    service: Arc::new(hiven.clone()),
+                },
+                EndpointSpec {
                     name: "moobius".into(),
                     default_port: MOOBIUS_PORT,
                     transport: ws(MOOBIUS_PATH),
@@ -106,6 +116,12 @@ impl HubBuilder {
                 },
             ],
             addrs: Vec::new(),
+            apis: vec![ApiSpec {
+                name: "hiven-api".into(),
+                default_port: HIVEN_API_PORT,
+                prefix: HIVEN_API_PREFIX.into(),
+                router: hiven.api_router(),
+            }],
             control: true,
             record: false,
             max_message_size: 64 * 1024 * 1024,
@@ -139,6 +155,27 @@ impl HubBuilder {
         self.specs.retain(|s| s.name != spec.name);
         self.specs.push(spec);
         self
+    }
+
+    /// Serves the `hiven` Swarm and its `hiven-api` with this server (a required token,
+    /// another heartbeat interval, other houses).
+    #[must_use]
+    pub fn hiven(mut self, hiven: Hiven) -> Self {
+        self.apis.retain(|a| a.name != "hiven-api");
+        self.apis.push(ApiSpec {
+            name: "hiven-api".into(),
+            default_port: HIVEN_API_PORT,
+            prefix: HIVEN_API_PREFIX.into(),
+            router: hiven.api_router(),
+        });
+        self.endpoint(EndpointSpec {
+            name: "hiven".into(),
+            default_port: HIVEN_PORT,
+            transport: Transport::WebSocket {
+                path: HIVEN_PATH.into(),
+            },
+            service: Arc::new(hiven),
+        })
     }
 
     /// Keeps every received frame in a per-endpoint log (tests, the demo).
@@ -208,7 +245,31 @@ impl HubBuilder {
             )));
             endpoints.push(endpoint);
         }
-        let inner = Arc::new(HubInner { endpoints });
+        // HTTP APIs of platforms (e.g. `hiven-api`), each on its own listener.
+        let mut apis = Vec::new();
+        for api in &self.apis {
+            let addr = self.addr_for(&api.name, api.default_port);
+            let bind_error = |source| HubError::Bind {
+                endpoint: api.name.clone(),
+                addr,
+                source,
+            };
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(bind_error)?;
+            let bound = listener.local_addr().map_err(bind_error)?;
+            let app = api.router.clone();
+            let mut stop = shutdown.subscribe();
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.changed().await;
+                    })
+                    .await;
+            }));
+            apis.push((api.name.clone(), format!("http://{bound}{}", api.prefix)));
+        }
+        let inner = Arc::new(HubInner { endpoints, apis });
         let mut control = None;
         if self.control {
             let addr = self.addr_for("control", CONTROL_PORT);
@@ -246,6 +307,18 @@ impl HubBuilder {
 
 pub(crate) struct HubInner {
     pub(crate) endpoints: Vec<Arc<EndpointShared>>,
+    /// `(name, base URL)` of the HTTP APIs.
+    pub(crate) apis: Vec<(String, String)>,
+}
+
+/// A platform's HTTP API served on its own listener.
+#[derive(Debug)]
+struct ApiSpec {
+    name: String,
+    default_port: u16,
+    /// Path prefix shown in its URL, e.g. `/v1`.
+    prefix: String,
+    router: axum::Router,
 }
 
 impl HubInner {
@@ -286,6 +359,7 @@ impl Hub {
             .iter()
             .map(|e| (e.spec.name.clone(), e.url()))
             .collect();
+        list.extend(self.inner.apis.iter().cloned());
         if let Some(addr) = self.control {
             list.push(("control".into(), format!("http://{addr}")));
         }
@@ -345,6 +419,16 @@ impl Hub {
         self.inner
             .endpoint(endpoint)
             .map(|e| e.stats.log())
+            .unwrap_or_default()
+    }
+
+    /// [`Hub::received`] with each frame's arrival time (a test checks it against the
+    /// times a client logged its acknowledgements).
+    #[must_use]
+    pub fn received_timed(&self, endpoint: &str) -> Vec<(std::time::Instant, Frame)> {
+        self.inner
+            .endpoint(endpoint)
+            .map(|e| e.stats.timed_log())
             .unwrap_or_default()
     }
 

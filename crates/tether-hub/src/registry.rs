@@ -137,6 +137,20 @@ impl Registry {
             .count()
     }
 
+    /// Closes connection `id` with a close frame (a session's own timer, such as a
+    /// heartbeat watchdog, uses it); one that cannot take the command is aborted.
+    pub(crate) fn close(&self, id: u64, code: u16, reason: &str) {
+        if let Some(handle) = self.lock().get(&id)
+            && handle
+                .commands
+                .try_send(Command::Close(code, reason.into()))
+                .is_err()
+            && let Some(abort) = &handle.abort
+        {
+            abort.abort();
+        }
+    }
+
     /// Sends a command to every live connection (one that cannot take it is aborted).
     pub(crate) fn command_all(&self, command: &Command) {
         for handle in self.lock().values() {

@@ -1,8 +1,11 @@
 //! Per-endpoint counters and the optional receive log.
 
-use std::sync::{
-    Mutex,
-    atomic::{AtomicU64, Ordering::Relaxed},
+use std::{
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::Instant,
 };
 
 use serde::Serialize;
@@ -19,7 +22,7 @@ pub(crate) struct Stats {
     received_bytes: AtomicU64,
     sent: AtomicU64,
     sent_bytes: AtomicU64,
-    log: Mutex<Vec<Frame>>,
+    log: Mutex<Vec<(Instant, Frame)>>,
     close_codes: Mutex<Vec<Option<u16>>>,
 }
 
@@ -59,7 +62,12 @@ impl Stats {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if log.len() < RECEIVE_LOG_LIMIT {
-                log.push(frame.clone());
+                // A copy: a slice of the connection's read buffer would keep all of it alive.
+                let copy = match frame {
+                    Frame::Text(b) => Frame::Text(bytes::Bytes::copy_from_slice(b)),
+                    Frame::Binary(b) => Frame::Binary(bytes::Bytes::copy_from_slice(b)),
+                };
+                log.push((Instant::now(), copy));
             }
         }
     }
@@ -98,6 +106,10 @@ impl Stats {
     }
 
     pub(crate) fn log(&self) -> Vec<Frame> {
+        self.timed_log().into_iter().map(|(_, f)| f).collect()
+    }
+
+    pub(crate) fn timed_log(&self) -> Vec<(Instant, Frame)> {
         self.log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

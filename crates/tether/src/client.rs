@@ -222,6 +222,19 @@ impl<E: Clone + Send + 'static> Client<E> {
     pub fn try_send(&self, message: impl Into<Outgoing>) -> Result<Receipt<E>, SendError> {
         let message = message.into();
         self.check(&message)?;
+        self.try_push(message).map_err(|e| self.report(e))
+    }
+
+    /// Reports a refusal as an `undelivered` event too (the caller has the error).
+    fn report(&self, error: SendError) -> SendError {
+        if let SendError::Full(m) | SendError::TooLarge { message: m, .. } = &error {
+            self.shared.outbox().refuse(m, error.kind());
+            self.shared.waker.wake();
+        }
+        error
+    }
+
+    fn try_push(&self, message: Outgoing) -> Result<Receipt<E>, SendError> {
         let has_permit = match self.shared.permits.try_acquire() {
             Ok(p) => {
                 p.forget();
@@ -243,7 +256,13 @@ impl<E: Clone + Send + 'static> Client<E> {
             return self.try_send(message);
         }
         self.check(&message)?;
-        match self.shared.permits.acquire().await {
+        // Fast path without a future: a free slot.
+        let permit = match self.shared.permits.try_acquire() {
+            Ok(p) => Ok(p),
+            Err(tokio::sync::TryAcquireError::NoPermits) => self.shared.permits.acquire().await,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(SendError::Closed(message)),
+        };
+        match permit {
             Ok(p) => p.forget(),
             Err(_) => return Err(SendError::Closed(message)),
         }
@@ -253,11 +272,11 @@ impl<E: Clone + Send + 'static> Client<E> {
     fn check(&self, message: &Outgoing) -> Result<(), SendError> {
         let size = message.frame().len();
         if size > self.shared.max_message_size {
-            return Err(SendError::TooLarge {
+            return Err(self.report(SendError::TooLarge {
                 message: message.clone(),
                 size,
                 limit: self.shared.max_message_size,
-            });
+            }));
         }
         Ok(())
     }
@@ -287,7 +306,7 @@ impl<E: Clone + Send + 'static> Client<E> {
                     None => return Err(SendError::Full(message)),
                 }
             }
-            ob.push(message, tokio::time::Instant::now(), Some(tx))
+            ob.push(message, tokio::time::Instant::now, Some(tx))
         };
         self.shared.waker.wake();
         Ok(Receipt {

@@ -6,6 +6,7 @@ use std::fmt::Debug;
 use tether::Outgoing;
 
 mod datadivr;
+pub mod hiven;
 mod moobius;
 mod raw;
 

@@ -6,5 +6,7 @@ pub mod raw;
 #[cfg(feature = "datadivr")]
 pub mod datadivr;
 
+#[cfg(feature = "hiven")]
+pub mod hiven;
 #[cfg(feature = "moobius")]
 pub mod moobius;
