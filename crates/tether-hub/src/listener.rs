@@ -138,10 +138,24 @@ async fn serve(
 
     let outcome = async {
         // A stalled endpoint does not even answer the upgrade.
+        // A stall with a duration ends by itself, a stall without one at `resume`.
         let mut faults = endpoint.faults.subscribe();
-        while faults.borrow_and_update().stalled.is_some() {
+        loop {
+            let stalled = faults.borrow_and_update().stalled;
+            let until = match stalled {
+                None => break,
+                Some(Some(at)) if at <= tokio::time::Instant::now() => break,
+                Some(until) => until,
+            };
+            let expiry = async {
+                match until {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = faults.changed() => {}
+                () = expiry => {}
                 c = commands.recv() => if matches!(c, None | Some(Command::Reset | Command::Close(..))) {
                     return None;
                 },

@@ -692,6 +692,32 @@ async fn a_short_stall_ends_by_itself_and_the_connection_rides_it_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_stall_longer_than_the_watchdog_ends_by_itself_for_new_connections_too() {
+    const STALL: Duration = Duration::from_secs(2);
+    logs();
+    let config = stream_config(27)
+        .heartbeat(Duration::from_millis(500))
+        .dead_after(Duration::from_millis(500));
+    let (hub, raw, client, _recorder) = echo_client(config).await;
+    let stream = Stream::start(&client, &raw, STREAM);
+    stream.reached(STRIKE_AT).await;
+
+    let stalled = Instant::now();
+    hub.fault(
+        "echo",
+        &Fault::Stall {
+            secs: Some(STALL.as_secs_f64()),
+        },
+    )
+    .unwrap();
+    // The watchdog gives the connection up; the reconnect meets the stall at the upgrade
+    // and goes through once the stall is over, with no resume.
+    nothing_lost(&hub, &client, stream, STREAM).await;
+    assert!(client.stats().reconnects >= 1, "the watchdog fired");
+    assert!(stalled.elapsed() >= STALL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delayed_messages_arrive_later_and_in_order() {
     const DELAY: Duration = Duration::from_secs(1);
     logs();
