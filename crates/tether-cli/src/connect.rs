@@ -9,7 +9,9 @@ use std::{
 
 use clap::{Args, ValueEnum};
 use tether::{
-    BackoffConfig, Client, ClientConfig, Event, Events, Policy, State, datadivr::DatadivrClient,
+    BackoffConfig, Client, ClientConfig, Event, Events, Policy, State,
+    datadivr::DatadivrClient,
+    moobius::{Builders, Mode, MoobiusClient},
     raw::Raw,
 };
 use tokio::{
@@ -19,7 +21,7 @@ use tokio::{
 
 use crate::{
     interactive, output,
-    profile::{DatadivrProfile, Profile as LineProfile, RawProfile},
+    profile::{DatadivrProfile, MoobiusProfile, Profile as LineProfile, RawProfile},
 };
 
 /// Exit codes of the CLI contract.
@@ -46,6 +48,20 @@ pub enum Profile {
     /// a line is a room message posted through the REST API (--api): plain text for
     /// --room, or {"room_id", "content"}.
     Hiven,
+    /// moobius: logs in (`--mode`, `--token`) on every connect and heartbeats; a line is a
+    /// builder call `NAME {kwargs-json}` (e.g. `message_down {"channel_id": "c",
+    /// "recipients": "u", "subtype": "text", "content": {"text": "hi"}}`) or a full
+    /// message (a JSON object with `type`).
+    Moobius,
+}
+
+/// Who a moobius client logs in as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MoobiusMode {
+    /// `service_login` with `--service-id`.
+    Service,
+    /// `user_login`, then `join_channel` for each `--channel` as `--user-id`.
+    User,
 }
 
 /// What to do when the outbox is full.
@@ -80,11 +96,33 @@ pub struct ConnectArgs {
     /// hiven: the room of plain-text lines.
     #[arg(long, value_name = "ID")]
     pub room: Option<String>,
+    /// moobius: log in as a service or as a user.
+    #[arg(long, value_enum, default_value = "service")]
+    pub mode: MoobiusMode,
+    /// moobius: the service id (service mode; also the default `service_id` and `sender`
+    /// of builder calls).
+    #[arg(long, value_name = "ID")]
+    pub service_id: Option<String>,
+    /// moobius: the user id (user mode: joins `--channel`s as it; the default `user_id` of
+    /// builder calls).
+    #[arg(long, value_name = "ID")]
+    pub user_id: Option<String>,
+    /// moobius, user mode: a channel to join after every login (repeatable).
+    #[arg(long = "channel", value_name = "ID")]
+    pub channels: Vec<String>,
+    /// moobius: the `heartbeat` message interval in seconds (0: none).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_secs)]
+    pub app_heartbeat: Duration,
+    /// moobius: each message's delivery deadline in seconds (0: none); past it the
+    /// message is reported `undelivered`.
+    #[arg(long, value_name = "SECS", default_value = "16", value_parser = parse_secs)]
+    pub send_timeout: Duration,
     /// Send stdin lines verbatim as text frames (raw profile).
     #[arg(long)]
     pub text: bool,
     /// Token; for raw over WebSocket it is sent as `Authorization: Bearer T`; hiven logs
-    /// in with it (and sends it to the REST API). Never printed.
+    /// in with it (and sends it to the REST API); for moobius it is the access token of
+    /// the login message. Never printed.
     #[arg(long, env = "TETHER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Extra trusted CA certificates (PEM) for wss:// and tls://.
@@ -216,7 +254,64 @@ pub async fn run(args: ConnectArgs) -> u8 {
                 Err(e) => usage(&e),
             }
         }
+        Profile::Moobius => match moobius(&args) {
+            Ok((typed, profile)) => match typed.connect() {
+                Ok(events) => match typed.engine() {
+                    Some(client) => session(client, events, profile, &args).await,
+                    None => usage(&"the moobius client did not start"),
+                },
+                Err(e) => usage(&e),
+            },
+            Err(e) => usage(&e),
+        },
     }
+}
+
+/// The typed moobius client and its line profile, from the flags.
+fn moobius(args: &ConnectArgs) -> Result<(MoobiusClient, MoobiusProfile), String> {
+    let token = args
+        .token
+        .clone()
+        .ok_or("--profile moobius needs --token (the access token for the login)")?;
+    let mode = match args.mode {
+        MoobiusMode::Service => Mode::Service {
+            service_id: args
+                .service_id
+                .clone()
+                .ok_or("--mode service needs --service-id")?,
+        },
+        MoobiusMode::User => {
+            if !args.channels.is_empty() && args.user_id.is_none() {
+                return Err("--channel needs --user-id (who joins)".into());
+            }
+            let user = args.user_id.clone().unwrap_or_default();
+            Mode::User {
+                channels: args
+                    .channels
+                    .iter()
+                    .map(|c| (user.clone(), c.clone()))
+                    .collect(),
+            }
+        }
+    };
+    let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+    // The token goes into the login message, not into an Authorization header.
+    let mut config = args.config();
+    config.token = None;
+    let builders = Builders::new();
+    let typed = MoobiusClient::new(&args.url, mode, token.as_str())
+        .config(config)
+        .builders(builders.clone())
+        .heartbeat_every(nonzero(args.app_heartbeat))
+        .send_timeout(nonzero(args.send_timeout));
+    let profile = MoobiusProfile {
+        builders,
+        service_id: args.service_id.clone(),
+        user_id: args.user_id.clone(),
+        token: token.into(),
+        send_timeout: nonzero(args.send_timeout),
+    };
+    Ok((typed, profile))
 }
 
 fn usage(error: &dyn std::fmt::Display) -> u8 {

@@ -51,6 +51,9 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub hiven_token: Option<String>,
+    /// Address of the moobius endpoint (default 127.0.0.1:8785, path /).
+    #[arg(long, value_name = "ADDR")]
+    pub moobius: Option<SocketAddr>,
     /// Address of the control API (default 127.0.0.1:8790).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -73,6 +76,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         ("datadivr", args.datadivr),
         ("hiven", args.hiven),
         ("hiven-api", args.hiven_api),
+        ("moobius", args.moobius),
         ("control", args.control),
     ];
     for (name, addr) in addrs {

@@ -87,6 +87,7 @@ fn serve_prints_every_endpoint_then_ready() {
             "sink",
             "datadivr",
             "hiven",
+            "moobius",
             "hiven-api",
             "control"
         ]
@@ -104,7 +105,11 @@ fn serve_prints_every_endpoint_then_ready() {
         "{lines:?}"
     );
     assert!(
-        lines[5].starts_with("hiven-api http://127.0.0.1:") && lines[5].ends_with("/v1"),
+        lines[5].starts_with("moobius ws://127.0.0.1:") && lines[5].ends_with('/'),
+        "{lines:?}"
+    );
+    assert!(
+        lines[6].starts_with("hiven-api http://127.0.0.1:") && lines[6].ends_with("/v1"),
         "{lines:?}"
     );
     assert!(

@@ -18,6 +18,7 @@ use crate::{
     fault::Fault,
     hiven::{HIVEN_API_PORT, HIVEN_API_PREFIX, HIVEN_PATH, HIVEN_PORT, Hiven},
     listener,
+    moobius::{MOOBIUS_PATH, MOOBIUS_PORT, Moobius},
     stats::EndpointStats,
 };
 
@@ -65,8 +66,8 @@ impl Default for HubBuilder {
 
 impl HubBuilder {
     /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702), `datadivr`
-    /// (8765, `/ws`), `hiven` (8780, `/socket`), `hiven-api` (HTTP, 8781, `/v1`) and
-    /// `control` (8790) on 127.0.0.1.
+    /// (8765, `/ws`), `hiven` (8780, `/socket`), `hiven-api` (HTTP, 8781, `/v1`), `moobius`
+    /// (8785, `/`) and `control` (8790) on 127.0.0.1.
     #[must_use]
     pub fn new() -> Self {
         let ws = |path: &str| Transport::WebSocket {
@@ -106,6 +107,12 @@ impl HubBuilder {
                     default_port: HIVEN_PORT,
                     transport: ws(HIVEN_PATH),
                     service: Arc::new(hiven.clone()),
+                },
+                EndpointSpec {
+                    name: "moobius".into(),
+                    default_port: MOOBIUS_PORT,
+                    transport: ws(MOOBIUS_PATH),
+                    service: Arc::new(Moobius::default()),
                 },
             ],
             addrs: Vec::new(),

@@ -29,6 +29,7 @@ mod fault;
 mod hiven;
 mod hub;
 mod listener;
+mod moobius;
 mod registry;
 mod service;
 mod stats;
@@ -42,6 +43,7 @@ pub use hiven::{
     HIVEN_API_PREFIX, HIVEN_PATH, HIVEN_PORT, HOUSE_JOIN_DELAY, Hiven, MIN_HEARTBEAT_MS, OWNER_ID,
 };
 pub use hub::{CONTROL_PORT, Hub, HubBuilder, HubError};
+pub use moobius::{MOOBIUS_PATH, MOOBIUS_PORT, Moobius};
 pub use registry::{PUSH_QUEUE, Registry, RouteError};
 pub use service::{Close, ConnInfo, Service, Session};
 pub use stats::{EndpointStats, RECEIVE_LOG_LIMIT};

@@ -88,6 +88,9 @@ pub struct ClientConfig {
     pub token: Option<Secret>,
     /// Extra HTTP headers for the WebSocket upgrade (values are treated as secrets).
     pub headers: Vec<(String, Secret)>,
+    /// Other secrets the platform sends itself (a token inside a login message): never
+    /// sent by the engine, but redacted from logs, errors and events like the token.
+    pub secrets: Vec<Secret>,
     /// Extra trusted roots (PEM) for `wss://` and `tls://`, added to the webpki roots.
     pub ca_file: Option<PathBuf>,
     /// TCP keepalive on TCP transports (also under WebSocket).
@@ -110,6 +113,7 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(30),
             token: None,
             headers: Vec::new(),
+            secrets: Vec::new(),
             ca_file: None,
             tcp_keepalive: Some(Duration::from_secs(30)),
         }
@@ -185,6 +189,14 @@ impl ClientConfig {
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Redacts `secret` wherever the engine shows text (logs, errors, events), without
+    /// sending it anywhere: for a secret a platform puts in its own login message.
+    #[must_use]
+    pub fn secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.secrets.push(secret.into());
         self
     }
 

@@ -667,7 +667,9 @@ impl<P: Protocol> Engine<P> {
                     Ok(()) => {}
                     Err(e) => {
                         Statistics::add(&stats.decode_errors, 1);
-                        let excerpt = self.shared.redact(frame.excerpt(120));
+                        // Redact before cutting: a cut through a secret would show its start.
+                        let redacted = self.shared.redact(frame.excerpt(120 + 4096));
+                        let excerpt = crate::frame::Frame::text(redacted).excerpt(120);
                         tracing::warn!(reason = %e.reason, excerpt = %excerpt, "cannot decode inbound message");
                         self.events.push(Event::DecodeError {
                             reason: e.reason.clone(),

@@ -75,6 +75,8 @@ pub use outgoing::{AckKey, Outgoing};
 pub use platform::datadivr;
 #[cfg(feature = "hiven")]
 pub use platform::hiven;
+#[cfg(feature = "moobius")]
+pub use platform::moobius;
 #[cfg(feature = "raw")]
 pub use platform::raw;
 pub use protocol::{

@@ -7,9 +7,11 @@ use tether::Outgoing;
 
 mod datadivr;
 pub mod hiven;
+mod moobius;
 mod raw;
 
 pub use datadivr::DatadivrProfile;
+pub use moobius::MoobiusProfile;
 pub use raw::RawProfile;
 
 /// One platform's side of `tether connect`.

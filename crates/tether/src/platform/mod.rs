@@ -8,3 +8,5 @@ pub mod datadivr;
 
 #[cfg(feature = "hiven")]
 pub mod hiven;
+#[cfg(feature = "moobius")]
+pub mod moobius;
