@@ -92,6 +92,9 @@ pub struct ClientConfig {
     pub ca_file: Option<PathBuf>,
     /// TCP keepalive on TCP transports (also under WebSocket).
     pub tcp_keepalive: Option<Duration>,
+    /// More secrets to keep out of logs, errors and events, never sent by the engine
+    /// itself (a platform's login credentials, such as an API key in a login frame).
+    pub redact: Vec<Secret>,
 }
 
 impl Default for ClientConfig {
@@ -112,6 +115,7 @@ impl Default for ClientConfig {
             headers: Vec::new(),
             ca_file: None,
             tcp_keepalive: Some(Duration::from_secs(30)),
+            redact: Vec::new(),
         }
     }
 }
@@ -185,6 +189,14 @@ impl ClientConfig {
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<Secret>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Keeps this secret out of logs, errors and events (scrubbed wherever text from the
+    /// peer or an error may echo it); the engine never sends it.
+    #[must_use]
+    pub fn redact(mut self, secret: impl Into<Secret>) -> Self {
+        self.redact.push(secret.into());
         self
     }
 

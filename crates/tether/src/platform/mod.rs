@@ -5,3 +5,6 @@ pub mod raw;
 
 #[cfg(feature = "datadivr")]
 pub mod datadivr;
+
+#[cfg(feature = "gather")]
+pub mod gather;
