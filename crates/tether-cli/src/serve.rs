@@ -36,6 +36,12 @@ pub struct ServeArgs {
     /// Address of the datadivr endpoint (default 127.0.0.1:8765, path /ws).
     #[arg(long, value_name = "ADDR")]
     pub datadivr: Option<SocketAddr>,
+    /// Address of the gather engine endpoint (default 127.0.0.1:8775, path /).
+    #[arg(long, value_name = "ADDR")]
+    pub gather: Option<SocketAddr>,
+    /// Address of the Gather HTTP API, game-server assignment (default 127.0.0.1:8776, root /api/v2/).
+    #[arg(long = "gather-api", value_name = "ADDR")]
+    pub gather_api: Option<SocketAddr>,
     /// Address of the control API (default 127.0.0.1:8790).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -56,6 +62,8 @@ pub async fn run(args: ServeArgs) -> u8 {
         ("echo-ack", args.echo_ack),
         ("sink", args.sink),
         ("datadivr", args.datadivr),
+        ("gather", args.gather),
+        ("gather-api", args.gather_api),
         ("control", args.control),
     ];
     for (name, addr) in addrs {

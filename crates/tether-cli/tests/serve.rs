@@ -79,7 +79,18 @@ fn serve_prints_every_endpoint_then_ready() {
     let _ = child.kill();
     let _ = child.wait();
     let names: Vec<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().0).collect();
-    assert_eq!(names, ["echo", "echo-ack", "sink", "datadivr", "control"]);
+    assert_eq!(
+        names,
+        [
+            "echo",
+            "echo-ack",
+            "sink",
+            "datadivr",
+            "gather",
+            "gather-api",
+            "control"
+        ]
+    );
     assert!(
         lines[0].starts_with("echo ws://127.0.0.1:") && lines[0].ends_with('/'),
         "{lines:?}"
@@ -89,7 +100,15 @@ fn serve_prints_every_endpoint_then_ready() {
         "{lines:?}"
     );
     assert!(
-        lines[4].starts_with("control http://127.0.0.1:"),
+        lines[4].starts_with("gather ws://127.0.0.1:") && lines[4].ends_with('/'),
+        "{lines:?}"
+    );
+    assert!(
+        lines[5].starts_with("gather-api http://127.0.0.1:") && lines[5].ends_with("/api/v2/"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[6].starts_with("control http://127.0.0.1:"),
         "{lines:?}"
     );
 }

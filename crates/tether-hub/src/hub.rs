@@ -16,6 +16,7 @@ use crate::{
     echo::{Echo, EchoAck, Sink},
     endpoint::{EndpointShared, EndpointSpec, FaultState, Transport},
     fault::Fault,
+    gather::{GATHER_API_PORT, GATHER_API_ROOT, GATHER_PORT, Gather},
     listener,
     stats::EndpointStats,
 };
@@ -63,7 +64,8 @@ impl Default for HubBuilder {
 
 impl HubBuilder {
     /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702), `datadivr`
-    /// (8765, `/ws`) and `control` (8790) on 127.0.0.1.
+    /// (8765, `/ws`), `gather` (8775, `/`) with its HTTP API `gather-api` (8776,
+    /// `/api/v2/`), and `control` (8790) on 127.0.0.1.
     #[must_use]
     pub fn new() -> Self {
         let ws = |path: &str| Transport::WebSocket {
@@ -96,6 +98,12 @@ impl HubBuilder {
                     default_port: DATADIVR_PORT,
                     transport: ws(DATADIVR_PATH),
                     service: Arc::new(Datadivr::default()),
+                },
+                EndpointSpec {
+                    name: "gather".into(),
+                    default_port: GATHER_PORT,
+                    transport: ws("/"),
+                    service: Arc::new(Gather::default()),
                 },
             ],
             addrs: Vec::new(),
@@ -201,6 +209,23 @@ impl HubBuilder {
             )));
             endpoints.push(endpoint);
         }
+        // The Gather API assigns the `gather` engine, on its own HTTP listener.
+        let mut apis = Vec::new();
+        if let Some(engine) = endpoints.iter().find(|e| e.spec.name == "gather") {
+            let addr = self.addr_for("gather-api", GATHER_API_PORT);
+            let bound = serve_http(
+                "gather-api",
+                addr,
+                crate::gather::api_router(engine.url()),
+                &shutdown,
+                &mut tasks,
+            )
+            .await?;
+            apis.push((
+                "gather-api".to_owned(),
+                format!("http://{bound}{GATHER_API_ROOT}"),
+            ));
+        }
         let inner = Arc::new(HubInner { endpoints });
         let mut control = None;
         if self.control {
@@ -230,11 +255,40 @@ impl HubBuilder {
         }
         Ok(Hub {
             inner,
+            apis,
             control,
             shutdown,
             tasks,
         })
     }
+}
+
+/// Serves an HTTP router on `addr` until shutdown; returns the bound address.
+async fn serve_http(
+    name: &str,
+    addr: SocketAddr,
+    app: axum::Router,
+    shutdown: &watch::Sender<bool>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<SocketAddr, HubError> {
+    let bind_error = |source| HubError::Bind {
+        endpoint: name.into(),
+        addr,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    let mut stop = shutdown.subscribe();
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            })
+            .await;
+    }));
+    Ok(bound)
 }
 
 pub(crate) struct HubInner {
@@ -250,6 +304,8 @@ impl HubInner {
 /// A running hub. Dropping it leaves the listeners running until [`Hub::shutdown`].
 pub struct Hub {
     inner: Arc<HubInner>,
+    /// HTTP APIs of platforms (`gather-api`): name and URL.
+    apis: Vec<(String, String)>,
     control: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -270,7 +326,8 @@ impl Hub {
         HubBuilder::new()
     }
 
-    /// `(name, url)` of every endpoint, the control API last (`http://…`).
+    /// `(name, url)` of every endpoint, then the platforms' HTTP APIs (`gather-api`,
+    /// `http://…/api/v2/`), the control API last (`http://…`).
     #[must_use]
     pub fn endpoints(&self) -> Vec<(String, String)> {
         let mut list: Vec<(String, String)> = self
@@ -279,6 +336,7 @@ impl Hub {
             .iter()
             .map(|e| (e.spec.name.clone(), e.url()))
             .collect();
+        list.extend(self.apis.iter().cloned());
         if let Some(addr) = self.control {
             list.push(("control".into(), format!("http://{addr}")));
         }

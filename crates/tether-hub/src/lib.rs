@@ -26,6 +26,7 @@ mod datadivr;
 mod echo;
 mod endpoint;
 mod fault;
+mod gather;
 mod hub;
 mod listener;
 mod registry;
@@ -36,6 +37,10 @@ pub use datadivr::{DATADIVR_PATH, DATADIVR_PORT, Datadivr};
 pub use echo::{Echo, EchoAck, Sink};
 pub use endpoint::{EndpointSpec, Transport};
 pub use fault::{DEFAULT_OVERSIZE, Fault, Garbage};
+pub use gather::{
+    GATHER_API_PORT, GATHER_API_ROOT, GATHER_PORT, Gather, REFUSED as GATHER_REFUSED,
+    api_key_accepted,
+};
 pub use hub::{CONTROL_PORT, Hub, HubBuilder, HubError};
 pub use registry::{PUSH_QUEUE, Registry, RouteError};
 pub use service::{Close, ConnInfo, Service, Session};
