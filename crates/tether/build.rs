@@ -374,6 +374,7 @@ mod gather {
             }
         }
         let mut event_names = String::new();
+        let mut event_table = String::new();
         for field in event_msg
             .field
             .iter()
@@ -384,6 +385,13 @@ mod gather {
                 "            Self::{}(_) => {:?},",
                 prost_camel(field.name()),
                 field.name()
+            );
+            let _ = writeln!(
+                event_table,
+                "    EventInfo {{ field: {:?}, number: {}, message: {:?} }},",
+                field.name(),
+                field.number(),
+                field.type_name().trim_start_matches('.'),
             );
         }
         format!(
@@ -399,6 +407,8 @@ impl ServerEvent {{\n\
     /// The event's field name in `ServerClientEvent` (`playerChats`), used to route it.\n\
     #[must_use]\n\
     pub fn name(&self) -> &'static str {{\n        match self {{\n{event_names}        }}\n    }}\n}}\n\n\
+/// Every server event (`ServerClientEvent.event`), in schema order.\n\
+pub static EVENTS: &[EventInfo] = &[\n{event_table}];\n\n\
 /// Every action with its arguments, in schema order.\n\
 pub static ACTIONS: &[ActionInfo] = &[\n{table}];\n\n\
 impl GatherClient {{\n{methods}}}\n"

@@ -29,6 +29,23 @@ pub struct ActionInfo {
     pub args: &'static [ArgInfo],
 }
 
+/// One server event of the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventInfo {
+    /// The field in `ServerClientEvent` (`playerChats`).
+    pub field: &'static str,
+    /// The field number.
+    pub number: u32,
+    /// The event's message type (`PlayerChats`).
+    pub message: &'static str,
+}
+
+/// Every server event (126) of the schema, in order.
+#[must_use]
+pub fn server_events() -> &'static [EventInfo] {
+    EVENTS
+}
+
 /// One argument of an action: one field of its message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ArgInfo {

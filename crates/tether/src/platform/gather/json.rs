@@ -221,6 +221,13 @@ fn to_json<M: prost::Message>(name: &str, message: &M) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// A `ClientServerAction` in the protobuf JSON mapping:
+/// `{"setTextStatus": {"textStatus": "hi"}, "txnId": 7}` (the dry run's readable form).
+#[must_use]
+pub fn action_to_json(action: &ClientServerAction) -> Value {
+    to_json("ClientServerAction", action)
+}
+
 /// A batch in the protobuf JSON mapping: `{"events": [{"ready": {"id": "user-123"}}]}`.
 #[must_use]
 pub fn batch_to_json(batch: &ServerClientBatch) -> Value {

@@ -55,9 +55,11 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/_.rs"));
 }
 
-pub use actions::{ACTION_COUNT, ActionInfo, ArgInfo, available_actions, find_action};
+pub use actions::{
+    ACTION_COUNT, ActionInfo, ArgInfo, EventInfo, available_actions, find_action, server_events,
+};
 pub use client::{ActionReceipt, Callback, GatherClient, GatherClientBuilder, GatherError};
-pub use json::{ActionError, batch_to_json, event_to_json};
+pub use json::{ActionError, action_to_json, batch_to_json, event_to_json};
 pub use model::{
     Action, ServerEvent, ack_key, decode_action, decode_batch, encode_action, encode_batch,
     space_id,
