@@ -7,6 +7,7 @@
 mod connect;
 mod demo;
 mod fault;
+mod gather;
 mod interactive;
 mod output;
 mod profile;
@@ -37,6 +38,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Inject a fault into a running hub (drop, stall, delay, garbage, refuse, restart).
     Fault(fault::FaultArgs),
+    /// Gather helpers: `tether gather actions` lists the actions and their arguments.
+    Gather(gather::GatherArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Fault(args) => fault::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Gather(args) => gather::run(args),
         }
     });
     // Do not wait for the blocking stdin reader thread.

@@ -6,9 +6,11 @@ use std::fmt::Debug;
 use tether::Outgoing;
 
 mod datadivr;
+mod gather;
 mod raw;
 
 pub use datadivr::DatadivrProfile;
+pub use gather::GatherProfile;
 pub use raw::RawProfile;
 
 /// One platform's side of `tether connect`.
