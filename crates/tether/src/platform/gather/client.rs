@@ -18,6 +18,7 @@ use crate::{
     router::BoxError,
     secret::Secret,
     state::State,
+    transport::{Connect, ConnectFuture},
 };
 
 use super::{
@@ -73,11 +74,27 @@ pub struct GatherClientBuilder {
     space_id: String,
     api_root: String,
     engine_url: Option<String>,
+    connector: Option<SharedConnector>,
     config: ClientConfig,
     heartbeat: Duration,
     callback: Option<Callback>,
     log_level: tracing::Level,
     token: Option<Secret>,
+}
+
+/// A custom connector, shared so that each `connect` can use it.
+type SharedConnector = Arc<Mutex<Box<dyn Connect>>>;
+
+/// Hands the shared connector to one engine.
+struct ConnectorHandle(SharedConnector);
+
+impl Connect for ConnectorHandle {
+    fn connect(&mut self) -> ConnectFuture {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .connect()
+    }
 }
 
 impl std::fmt::Debug for GatherClientBuilder {
@@ -104,6 +121,14 @@ impl GatherClientBuilder {
     #[must_use]
     pub fn engine_url(mut self, url: impl Into<String>) -> Self {
         self.engine_url = Some(url.into());
+        self
+    }
+
+    /// Connects with a custom connector (any `AsyncRead + AsyncWrite` behind a WebSocket:
+    /// a proxy tunnel, an in-memory stream in tests), without discovery.
+    #[must_use]
+    pub fn connector(mut self, connector: impl Connect) -> Self {
+        self.connector = Some(Arc::new(Mutex::new(Box::new(connector))));
         self
     }
 
@@ -163,6 +188,7 @@ impl GatherClientBuilder {
                 space_id: self.space_id,
                 api_root: self.api_root,
                 engine_url: self.engine_url,
+                connector: self.connector,
                 config,
                 heartbeat: self.heartbeat,
                 callback: self.callback.map(|c| Arc::new(Mutex::new(c))),
@@ -181,6 +207,7 @@ struct Inner {
     space_id: String,
     api_root: String,
     engine_url: Option<String>,
+    connector: Option<SharedConnector>,
     config: ClientConfig,
     heartbeat: Duration,
     callback: Option<Arc<Mutex<Callback>>>,
@@ -243,6 +270,7 @@ impl GatherClient {
             space_id: space_id.into(),
             api_root: DEFAULT_API_ROOT.into(),
             engine_url: None,
+            connector: None,
             config: ClientConfig::default(),
             heartbeat: DEFAULT_HEARTBEAT,
             callback: None,
@@ -279,9 +307,10 @@ impl GatherClient {
     }
 
     fn target(&self) -> String {
-        match &self.inner.engine_url {
-            Some(url) => url.clone(),
-            None => format!("discovery via {}", self.inner.api_root),
+        match (&self.inner.connector, &self.inner.engine_url) {
+            (Some(_), _) => "a custom connector".to_owned(),
+            (None, Some(url)) => url.clone(),
+            (None, None) => format!("discovery via {}", self.inner.api_root),
         }
     }
 
@@ -328,9 +357,10 @@ impl GatherClient {
         }
         let config = self.inner.config.clone();
         let mut builder = Client::builder(self.protocol()).config(config.clone());
-        builder = match &self.inner.engine_url {
-            Some(url) => builder.url(url.clone()),
-            None => {
+        builder = match (&self.inner.connector, &self.inner.engine_url) {
+            (Some(connector), _) => builder.connector(ConnectorHandle(connector.clone())),
+            (None, Some(url)) => builder.url(url.clone()),
+            (None, None) => {
                 let http = http_client(config.ca_file.as_deref(), config.connect_timeout)
                     .map_err(|e| BuildError::Connection(crate::error::ConnectionError::from(e)))?;
                 builder.connector(DiscoveryConnector {
