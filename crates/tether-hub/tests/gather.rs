@@ -405,3 +405,72 @@ async fn a_drop_with_a_thousand_actions_in_flight_acknowledges_each_exactly_once
         seen.len()
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// The SDK's run(producer).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_gives_the_producer_a_logged_in_client_and_ends_with_it() {
+    let hub = hub().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let alice = GatherClient::builder(API_KEY, "space")
+        .api_root(hub.url("gather-api").unwrap())
+        .config(config(9))
+        .callback({
+            let seen = seen.clone();
+            move |client, event| {
+                seen.lock()
+                    .unwrap()
+                    .push((event.name(), client.user_id().is_some()));
+                // A panicking callback is isolated: the client goes on.
+                assert!(!matches!(event, ServerEvent::ServerHeartbeat(_)), "boom");
+            }
+        })
+        .build();
+    let user = Arc::new(Mutex::new(None));
+    within(
+        "run",
+        alice.run({
+            let user = user.clone();
+            |client| async move {
+                *user.lock().unwrap() = client.user_id();
+                client.shoot_confetti(None).await?.await?;
+                Ok(())
+            }
+        }),
+    )
+    .await
+    .unwrap();
+    assert!(
+        user.lock().unwrap().is_some(),
+        "the producer ran after ready"
+    );
+    assert!(!alice.is_connected(), "run closes when the producer ends");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.first(), Some(&("ready", true)), "{seen:?}");
+    assert!(seen.contains(&("serverHeartbeat", true)), "{seen:?}");
+    assert!(
+        seen.iter()
+            .filter(|(n, _)| *n == "transactionStatus")
+            .count()
+            >= 2,
+        "{seen:?}"
+    );
+
+    // A producer's error ends run with it; a refused key ends run as stopped.
+    let bob = client(&hub, "space", 10);
+    let err = within(
+        "run",
+        bob.run(|_| async { Err::<(), _>("the producer gave up".into()) }),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, GatherError::Producer(_)), "{err:?}");
+    let refused = GatherClient::builder("invalid-key", "space")
+        .api_root(hub.url("gather-api").unwrap())
+        .build();
+    let err = within("run", refused.run(|_| async { Ok(()) }))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GatherError::Stopped(_)), "{err:?}");
+}
