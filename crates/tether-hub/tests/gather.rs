@@ -474,3 +474,40 @@ async fn run_gives_the_producer_a_logged_in_client_and_ends_with_it() {
         .unwrap_err();
     assert!(matches!(err, GatherError::Stopped(_)), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_that_is_not_a_batch_is_a_decode_error_and_the_client_goes_on() {
+    let hub = hub().await;
+    let alice = client(&hub, "space", 11);
+    let mut events = forward(alice.connect().unwrap());
+    within("ready", alice.ready()).await.unwrap();
+    hub.fault(
+        "gather",
+        &Fault::Garbage {
+            garbage: tether_hub::Garbage::InvalidJson,
+            bytes: None,
+        },
+    )
+    .unwrap();
+    let reason = within("the decode error", async {
+        loop {
+            match events.recv().await {
+                Some(Event::DecodeError { reason, .. }) => return reason,
+                Some(_) => {}
+                None => panic!("events ended"),
+            }
+        }
+    })
+    .await;
+    assert!(reason.contains("text frame"), "{reason}");
+    within(
+        "ack after garbage",
+        alice.shoot_confetti(None).await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let engine = alice.engine().unwrap();
+    assert_eq!(engine.stats().decode_errors, 1);
+    assert_eq!(engine.stats().connects, 1, "the connection went on");
+    alice.close().await;
+}
