@@ -87,7 +87,8 @@ pub struct ConnectArgs {
     /// http://127.0.0.1:8776/api/v2/), instead of an engine URL.
     #[arg(long, value_name = "URL")]
     pub api: Option<String>,
-    /// gather: the API key (sent in `init` and to the discovery route). Never printed.
+    /// gather: the API key (sent in `init` and to the discovery route; `--token` is used
+    /// when it is absent). Never printed.
     #[arg(long, env = "TETHER_GATHER_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Send stdin lines verbatim as text frames (raw profile).
