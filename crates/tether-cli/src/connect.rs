@@ -11,6 +11,7 @@ use clap::{Args, ValueEnum};
 use tether::{
     BackoffConfig, Client, ClientConfig, Event, Events, Policy, State,
     datadivr::DatadivrClient,
+    gather::GatherClient,
     moobius::{Builders, Mode, MoobiusClient},
     raw::Raw,
 };
@@ -21,7 +22,7 @@ use tokio::{
 
 use crate::{
     interactive, output,
-    profile::{DatadivrProfile, MoobiusProfile, Profile as LineProfile, RawProfile},
+    profile::{DatadivrProfile, GatherProfile, MoobiusProfile, Profile as LineProfile, RawProfile},
 };
 
 /// Exit codes of the CLI contract.
@@ -44,6 +45,10 @@ pub enum Profile {
     /// datadivr: a line is a full message (JSON object with `event_name`) or the
     /// shorthand `event_name [payload-json]`, sent to `--to`.
     Datadivr,
+    /// Gather: a line is `action_name [json args]` (`tether gather actions` lists them),
+    /// validated against the action's fields and acknowledged by `transactionStatus`;
+    /// needs `--space` and `--api-key`, and `--api URL` instead of URL for discovery.
+    Gather,
     /// Hiven Swarm: logs in with --token, heartbeats, ready after every house joined;
     /// a line is a room message posted through the REST API (--api): plain text for
     /// --room, or {"room_id", "content"}.
@@ -82,7 +87,9 @@ Each stdin line is one message (for raw: one JSON value; --text: the line verbat
 A line that is not valid gets `stdin line N: reason` on stderr and the rest go on."
 )]
 pub struct ConnectArgs {
-    /// Server URL: ws://, wss://, tcp:// or tls://.
+    /// Server URL: ws://, wss://, tcp:// or tls:// (gather: the engine's URL; or give
+    /// `--api` instead).
+    #[arg(required_unless_present = "api", default_value = "")]
     pub url: String,
     /// Platform client to use.
     #[arg(long, value_enum, default_value = "raw")]
@@ -90,9 +97,6 @@ pub struct ConnectArgs {
     /// datadivr: recipient of shorthand lines (`all`, `others` or a client id).
     #[arg(long, default_value = "others")]
     pub to: String,
-    /// hiven: the REST API base URL that lines are posted to.
-    #[arg(long, value_name = "URL", default_value = tether::hiven::API_URL)]
-    pub api: String,
     /// hiven: the room of plain-text lines.
     #[arg(long, value_name = "ID")]
     pub room: Option<String>,
@@ -117,6 +121,18 @@ pub struct ConnectArgs {
     /// message is reported `undelivered`.
     #[arg(long, value_name = "SECS", default_value = "16", value_parser = parse_secs)]
     pub send_timeout: Duration,
+    /// gather: the space id (`/` is sent as `\`, as the SDK does).
+    #[arg(long, value_name = "ID")]
+    pub space: Option<String>,
+    /// The platform's HTTP API: hiven: the REST base URL lines are posted to (default
+    /// the hub's); gather: the API root for game-server discovery (e.g. the hub's
+    /// http://127.0.0.1:8776/api/v2/), instead of an engine URL.
+    #[arg(long, value_name = "URL")]
+    pub api: Option<String>,
+    /// gather: the API key (sent in `init` and to the discovery route; `--token` is used
+    /// when it is absent). Never printed.
+    #[arg(long, env = "TETHER_GATHER_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
     /// Send stdin lines verbatim as text frames (raw profile).
     #[arg(long)]
     pub text: bool,
@@ -264,6 +280,39 @@ pub async fn run(args: ConnectArgs) -> u8 {
             },
             Err(e) => usage(&e),
         },
+        Profile::Gather => gather(&args).await,
+    }
+}
+
+/// `--profile gather`: the typed client (discovery or a direct engine URL), its lines
+/// validated by the action builders.
+async fn gather(args: &ConnectArgs) -> u8 {
+    let Some(space) = &args.space else {
+        return usage(&"--profile gather needs --space ID");
+    };
+    let Some(key) = args.api_key.as_ref().or(args.token.as_ref()) else {
+        return usage(&"--profile gather needs --api-key KEY (or TETHER_GATHER_API_KEY)");
+    };
+    let mut config = args.config();
+    // The API key is the credential here: no bearer header on the upgrade.
+    config.token = None;
+    let builder = GatherClient::builder(key.as_str(), space.as_str()).config(config);
+    let typed = match &args.api {
+        Some(api) => builder.api_root(api),
+        None => builder.engine_url(&args.url),
+    }
+    .build();
+    match typed.connect() {
+        Ok(events) => match typed.engine() {
+            Some(client) => {
+                let profile = GatherProfile {
+                    client: typed.clone(),
+                };
+                session(client, events, profile, args).await
+            }
+            None => usage(&"the gather client did not start"),
+        },
+        Err(e) => usage(&e),
     }
 }
 

@@ -8,6 +8,7 @@ mod bench;
 mod connect;
 mod demo;
 mod fault;
+mod gather;
 mod interactive;
 mod output;
 mod profile;
@@ -32,7 +33,7 @@ enum Command {
     Connect(Box<connect::ConnectArgs>),
     /// Run the hub: a local server for every platform (and echo, echo-ack, sink), with
     /// fault injection through its control API.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// The embedded default: an in-process hub and a client of each platform through a
     /// scripted story with injected faults, then a summary table.
     Demo(demo::DemoArgs),
@@ -41,6 +42,8 @@ enum Command {
     /// Load generator: pipelined echo, send-only or idle connections against any WebSocket
     /// server (default: a hub started from this binary); throughput, latency, CPU, RSS.
     Bench(bench::BenchArgs),
+    /// Gather helpers: `tether gather actions` lists the actions and their arguments.
+    Gather(gather::GatherArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,10 +72,11 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Connect(args) => connect::run(*args).await,
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Fault(args) => fault::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Gather(args) => gather::run(args),
         }
     });
     // Do not wait for the blocking stdin reader thread.

@@ -54,6 +54,12 @@ pub struct ServeArgs {
     /// Address of the moobius endpoint (default 127.0.0.1:8785, path /).
     #[arg(long, value_name = "ADDR")]
     pub moobius: Option<SocketAddr>,
+    /// Address of the gather engine endpoint (default 127.0.0.1:8775, path /).
+    #[arg(long, value_name = "ADDR")]
+    pub gather: Option<SocketAddr>,
+    /// Address of the Gather HTTP API, game-server assignment (default 127.0.0.1:8776, root /api/v2/).
+    #[arg(long = "gather-api", value_name = "ADDR")]
+    pub gather_api: Option<SocketAddr>,
     /// Address of the control API (default 127.0.0.1:8790).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -77,6 +83,8 @@ pub async fn run(args: ServeArgs) -> u8 {
         ("hiven", args.hiven),
         ("hiven-api", args.hiven_api),
         ("moobius", args.moobius),
+        ("gather", args.gather),
+        ("gather-api", args.gather_api),
         ("control", args.control),
     ];
     for (name, addr) in addrs {

@@ -86,9 +86,11 @@ fn serve_prints_every_endpoint_then_ready() {
             "echo-ack",
             "sink",
             "datadivr",
+            "gather",
             "hiven",
             "moobius",
             "hiven-api",
+            "gather-api",
             "control"
         ]
     );
@@ -101,15 +103,23 @@ fn serve_prints_every_endpoint_then_ready() {
         "{lines:?}"
     );
     assert!(
-        lines[4].starts_with("hiven ws://127.0.0.1:") && lines[4].ends_with("/socket"),
+        lines[4].starts_with("gather ws://127.0.0.1:") && lines[4].ends_with('/'),
         "{lines:?}"
     );
     assert!(
-        lines[5].starts_with("moobius ws://127.0.0.1:") && lines[5].ends_with('/'),
+        lines[5].starts_with("hiven ws://127.0.0.1:") && lines[5].ends_with("/socket"),
         "{lines:?}"
     );
     assert!(
-        lines[6].starts_with("hiven-api http://127.0.0.1:") && lines[6].ends_with("/v1"),
+        lines[6].starts_with("moobius ws://127.0.0.1:") && lines[6].ends_with('/'),
+        "{lines:?}"
+    );
+    assert!(
+        lines[7].starts_with("hiven-api http://127.0.0.1:") && lines[7].ends_with("/v1"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[8].starts_with("gather-api http://127.0.0.1:") && lines[8].ends_with("/api/v2/"),
         "{lines:?}"
     );
     assert!(

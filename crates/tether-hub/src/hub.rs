@@ -16,6 +16,7 @@ use crate::{
     echo::{Echo, EchoAck, Sink},
     endpoint::{EndpointShared, EndpointSpec, FaultState, Transport},
     fault::Fault,
+    gather::{GATHER_API_PORT, GATHER_API_ROOT, GATHER_PORT, Gather},
     hiven::{HIVEN_API_PORT, HIVEN_API_PREFIX, HIVEN_PATH, HIVEN_PORT, Hiven},
     listener,
     moobius::{MOOBIUS_PATH, MOOBIUS_PORT, Moobius},
@@ -66,7 +67,8 @@ impl Default for HubBuilder {
 
 impl HubBuilder {
     /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702), `datadivr`
-    /// (8765, `/ws`), `hiven` (8780, `/socket`), `hiven-api` (HTTP, 8781, `/v1`), `moobius`
+    /// (8765, `/ws`), `gather` (8775, `/`) with its HTTP API `gather-api` (8776,
+    /// `/api/v2/`), `hiven` (8780, `/socket`), `hiven-api` (HTTP, 8781, `/v1`), `moobius`
     /// (8785, `/`) and `control` (8790) on 127.0.0.1.
     #[must_use]
     pub fn new() -> Self {
@@ -101,6 +103,12 @@ impl HubBuilder {
                     default_port: DATADIVR_PORT,
                     transport: ws(DATADIVR_PATH),
                     service: Arc::new(Datadivr::default()),
+                },
+                EndpointSpec {
+                    name: "gather".into(),
+                    default_port: GATHER_PORT,
+                    transport: ws("/"),
+                    service: Arc::new(Gather::default()),
                 },
                 EndpointSpec {
                     name: "hiven".into(),
@@ -249,25 +257,25 @@ impl HubBuilder {
         let mut apis = Vec::new();
         for api in &self.apis {
             let addr = self.addr_for(&api.name, api.default_port);
-            let bind_error = |source| HubError::Bind {
-                endpoint: api.name.clone(),
-                addr,
-                source,
-            };
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(bind_error)?;
-            let bound = listener.local_addr().map_err(bind_error)?;
-            let app = api.router.clone();
-            let mut stop = shutdown.subscribe();
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.changed().await;
-                    })
-                    .await;
-            }));
+            let bound =
+                serve_http(&api.name, addr, api.router.clone(), &shutdown, &mut tasks).await?;
             apis.push((api.name.clone(), format!("http://{bound}{}", api.prefix)));
+        }
+        // The Gather API assigns the `gather` engine, on its own HTTP listener.
+        if let Some(engine) = endpoints.iter().find(|e| e.spec.name == "gather") {
+            let addr = self.addr_for("gather-api", GATHER_API_PORT);
+            let bound = serve_http(
+                "gather-api",
+                addr,
+                crate::gather::api_router(engine.url()),
+                &shutdown,
+                &mut tasks,
+            )
+            .await?;
+            apis.push((
+                "gather-api".to_owned(),
+                format!("http://{bound}{GATHER_API_ROOT}"),
+            ));
         }
         let inner = Arc::new(HubInner { endpoints, apis });
         let mut control = None;
@@ -303,6 +311,34 @@ impl HubBuilder {
             tasks,
         })
     }
+}
+
+/// Serves an HTTP router on `addr` until shutdown; returns the bound address.
+async fn serve_http(
+    name: &str,
+    addr: SocketAddr,
+    app: axum::Router,
+    shutdown: &watch::Sender<bool>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<SocketAddr, HubError> {
+    let bind_error = |source| HubError::Bind {
+        endpoint: name.into(),
+        addr,
+        source,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    let mut stop = shutdown.subscribe();
+    tasks.push(tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            })
+            .await;
+    }));
+    Ok(bound)
 }
 
 pub(crate) struct HubInner {
@@ -350,7 +386,8 @@ impl Hub {
         HubBuilder::new()
     }
 
-    /// `(name, url)` of every endpoint, the control API last (`http://…`).
+    /// `(name, url)` of every endpoint, then the platforms' HTTP APIs (`gather-api`,
+    /// `http://…/api/v2/`), the control API last (`http://…`).
     #[must_use]
     pub fn endpoints(&self) -> Vec<(String, String)> {
         let mut list: Vec<(String, String)> = self

@@ -26,6 +26,7 @@ mod datadivr;
 mod echo;
 mod endpoint;
 mod fault;
+mod gather;
 mod hiven;
 mod hub;
 mod listener;
@@ -38,6 +39,10 @@ pub use datadivr::{DATADIVR_PATH, DATADIVR_PORT, Datadivr};
 pub use echo::{Echo, EchoAck, Sink};
 pub use endpoint::{EndpointSpec, Transport};
 pub use fault::{DEFAULT_OVERSIZE, Fault, Garbage};
+pub use gather::{
+    GATHER_API_PORT, GATHER_API_ROOT, GATHER_PORT, Gather, REFUSED as GATHER_REFUSED,
+    api_key_accepted,
+};
 pub use hiven::{
     CLOSE_DECODE_ERROR, CLOSE_HEARTBEAT_TIMEOUT, CLOSE_INVALID_TOKEN, HIVEN_API_PORT,
     HIVEN_API_PREFIX, HIVEN_PATH, HIVEN_PORT, HOUSE_JOIN_DELAY, Hiven, MIN_HEARTBEAT_MS, OWNER_ID,

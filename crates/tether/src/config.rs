@@ -88,13 +88,13 @@ pub struct ClientConfig {
     pub token: Option<Secret>,
     /// Extra HTTP headers for the WebSocket upgrade (values are treated as secrets).
     pub headers: Vec<(String, Secret)>,
-    /// Other secrets the platform sends itself (a token inside a login message): never
-    /// sent by the engine, but redacted from logs, errors and events like the token.
-    pub secrets: Vec<Secret>,
     /// Extra trusted roots (PEM) for `wss://` and `tls://`, added to the webpki roots.
     pub ca_file: Option<PathBuf>,
     /// TCP keepalive on TCP transports (also under WebSocket).
     pub tcp_keepalive: Option<Duration>,
+    /// More secrets to keep out of logs, errors and events, never sent by the engine
+    /// itself (a platform's login credentials, such as an API key in a login frame).
+    pub redact: Vec<Secret>,
 }
 
 impl Default for ClientConfig {
@@ -113,9 +113,9 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(30),
             token: None,
             headers: Vec::new(),
-            secrets: Vec::new(),
             ca_file: None,
             tcp_keepalive: Some(Duration::from_secs(30)),
+            redact: Vec::new(),
         }
     }
 }
@@ -192,11 +192,12 @@ impl ClientConfig {
         self
     }
 
-    /// Redacts `secret` wherever the engine shows text (logs, errors, events), without
-    /// sending it anywhere: for a secret a platform puts in its own login message.
+    /// Keeps this secret out of logs, errors and events (scrubbed wherever text from the
+    /// peer or an error may echo it); the engine never sends it. For a secret a platform
+    /// puts in its own login message (a token, an API key).
     #[must_use]
-    pub fn secret(mut self, secret: impl Into<Secret>) -> Self {
-        self.secrets.push(secret.into());
+    pub fn redact(mut self, secret: impl Into<Secret>) -> Self {
+        self.redact.push(secret.into());
         self
     }
 

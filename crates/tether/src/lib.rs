@@ -73,6 +73,8 @@ pub use outbox::Delivered;
 pub use outgoing::{AckKey, Outgoing};
 #[cfg(feature = "datadivr")]
 pub use platform::datadivr;
+#[cfg(feature = "gather")]
+pub use platform::gather;
 #[cfg(feature = "hiven")]
 pub use platform::hiven;
 #[cfg(feature = "moobius")]

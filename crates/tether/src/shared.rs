@@ -38,7 +38,7 @@ impl<E> Shared<E> {
     pub(crate) fn new(config: &ClientConfig) -> Self {
         let mut secrets: Vec<Secret> = config.token.iter().cloned().collect();
         secrets.extend(config.headers.iter().map(|(_, v)| v.clone()));
-        secrets.extend(config.secrets.iter().cloned());
+        secrets.extend(config.redact.iter().cloned());
         Self {
             outbox: Mutex::new(Outbox::default()),
             permits: Semaphore::new(config.outbox_capacity),

@@ -91,7 +91,7 @@ pub async fn run(args: &ConnectArgs) -> u8 {
     };
     let built = HivenClient::builder(token.as_str())
         .swarm_url(&args.url)
-        .api_url(&args.api)
+        .api_url(args.api.as_deref().unwrap_or(tether::hiven::API_URL))
         .config(args.config())
         .build();
     let client = match built {

@@ -6,11 +6,13 @@ use std::fmt::Debug;
 use tether::Outgoing;
 
 mod datadivr;
+mod gather;
 pub mod hiven;
 mod moobius;
 mod raw;
 
 pub use datadivr::DatadivrProfile;
+pub use gather::GatherProfile;
 pub use moobius::MoobiusProfile;
 pub use raw::RawProfile;
 

@@ -6,6 +6,8 @@ pub mod raw;
 #[cfg(feature = "datadivr")]
 pub mod datadivr;
 
+#[cfg(feature = "gather")]
+pub mod gather;
 #[cfg(feature = "hiven")]
 pub mod hiven;
 #[cfg(feature = "moobius")]

@@ -263,7 +263,7 @@ impl MoobiusClient {
         let protocol = Moobius::new(self.mode.clone(), self.token.clone())
             .builders(self.builders.clone())
             .heartbeat_every(self.heartbeat);
-        let config = self.config.clone().secret(self.token.clone());
+        let config = self.config.clone().redact(self.token.clone());
         let mut builder = Client::builder(protocol)
             .url(self.uri.clone())
             .config(config);
