@@ -73,6 +73,8 @@ pub use outbox::Delivered;
 pub use outgoing::{AckKey, Outgoing};
 #[cfg(feature = "datadivr")]
 pub use platform::datadivr;
+#[cfg(feature = "hpx")]
+pub use platform::hpx;
 #[cfg(feature = "raw")]
 pub use platform::raw;
 pub use protocol::{

@@ -5,3 +5,6 @@ pub mod raw;
 
 #[cfg(feature = "datadivr")]
 pub mod datadivr;
+
+#[cfg(feature = "hpx")]
+pub mod hpx;
