@@ -16,6 +16,7 @@ use crate::{
     echo::{Echo, EchoAck, Sink},
     endpoint::{EndpointShared, EndpointSpec, FaultState, Transport},
     fault::Fault,
+    hpx::Hpx,
     listener,
     stats::EndpointStats,
 };
@@ -63,7 +64,7 @@ impl Default for HubBuilder {
 
 impl HubBuilder {
     /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702), `datadivr`
-    /// (8765, `/ws`) and `control` (8790) on 127.0.0.1.
+    /// (8765, `/ws`), `hpx` (7007, TCP) and `control` (8790) on 127.0.0.1.
     #[must_use]
     pub fn new() -> Self {
         let ws = |path: &str| Transport::WebSocket {
@@ -97,6 +98,7 @@ impl HubBuilder {
                     transport: ws(DATADIVR_PATH),
                     service: Arc::new(Datadivr::default()),
                 },
+                Hpx::default().spec(),
             ],
             addrs: Vec::new(),
             control: true,

@@ -364,8 +364,9 @@ impl HpxClient {
         match client.request_within(request(frame), timeout).await {
             Ok(reply) => Ok(reply),
             Err(RequestError::Timeout { .. }) => {
-                // A late reply must not answer the next request: end this connection.
-                self.drop_engine().await;
+                // A late reply must not answer the next request: end this connection
+                // (in the background: a stalled peer would hold up the close).
+                self.drop_engine_soon();
                 Err(self.connection_error(format!("timed out after {timeout:?}")))
             }
             Err(RequestError::Send(e)) => {
@@ -406,11 +407,22 @@ impl HpxClient {
         }
     }
 
+    fn drop_engine_soon(&self) {
+        if let Some(client) = self.lock_engine().take() {
+            tokio::spawn(async move { client.close().await });
+        }
+        self.forget_connection();
+    }
+
     async fn drop_engine(&self) {
         let engine = self.lock_engine().take();
         if let Some(client) = engine {
             client.close().await;
         }
+        self.forget_connection();
+    }
+
+    fn forget_connection(&self) {
         let mut state = self.lock_state();
         state.greeted = false;
         if !self.auto_reconnect {

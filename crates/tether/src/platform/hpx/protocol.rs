@@ -73,14 +73,23 @@ impl Credentials {
         Value::Object(map)
     }
 
-    /// Replaces the password in `text` with `<redacted>`.
+    /// Replaces the password in `text` (a server's message) with `<redacted>`.
+    ///
+    /// Passwords under [`Credentials::SCRUB_MIN`] characters are left alone: replacing
+    /// every `p` would mangle the message (`"Session ex<redacted>ired"`) and point at
+    /// the password rather than hide it.
     #[must_use]
     pub fn scrub(&self, text: &str) -> String {
         match self {
-            Credentials::Guest => text.to_owned(),
-            Credentials::User { password, .. } => password.scrub(text),
+            Credentials::User { password, .. } if password.expose().len() >= Self::SCRUB_MIN => {
+                password.scrub(text)
+            }
+            _ => text.to_owned(),
         }
     }
+
+    /// The shortest password [`Credentials::scrub`] replaces.
+    pub const SCRUB_MIN: usize = 4;
 }
 
 /// One message from the server: its decompressed text, and the parsed envelope (or why

@@ -1,0 +1,299 @@
+//! The hub's `hpx` endpoint with tether's HPX client (async and blocking): greeting,
+//! guest and user handshakes, the SDK's errors, `requestauth`, a large payload, a
+//! stalled server noticed by the request deadline, and auto-reconnect through a dropped
+//! connection with the request in flight replayed after the re-handshake.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{addr_of, fast_backoff, hub_with, within};
+use tether::{
+    ClientConfig,
+    hpx::{HpxClient, HpxError, server::default_version},
+};
+use tether_hub::{Fault, HPX_PASSWORD, HPX_USER, Hub};
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn client(hub: &Hub, name: &str) -> HpxClient {
+    let addr = addr_of(hub, "hpx");
+    assert!(hub.url("hpx").unwrap().starts_with("tcp://"));
+    HpxClient::new(name)
+        .host(addr.ip().to_string())
+        .port(addr.port())
+        .config(ClientConfig::default().backoff(fast_backoff(7)))
+}
+
+/// The decompressed texts the hub received on `hpx`.
+fn received(hub: &Hub) -> Vec<String> {
+    support::received_texts(hub, "hpx")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_flow_greeting_handshake_and_get_version() {
+    let hub = hub_with(vec![]).await;
+    let c = client(&hub, "tether-test");
+    within(LIMIT, "connect", c.connect()).await.unwrap();
+    assert!(c.alive() && c.ready());
+    assert_eq!(c.version(), Some(default_version()));
+    assert!(c.guest_allowed());
+    assert!(!c.accepted());
+
+    // Not accepted: refused before anything is sent, as the SDK does.
+    let err = c.send(json!([{"fname": "get_version"}])).await.unwrap_err();
+    assert_eq!((err.code(), err.class()), (407, "AuthRequiredError"));
+    assert_eq!(
+        err.to_string(),
+        "tether-test: Client 'tether-test' is connected but not authenticated"
+    );
+    assert!(received(&hub).is_empty(), "nothing was sent");
+
+    assert!(c.handshake(None, None, false).await.unwrap());
+    assert!(c.accepted());
+    let session = c.session();
+    assert_eq!(session.len(), 32, "{session}");
+
+    let reply = c.send(json!([{"fname": "get_version"}])).await.unwrap();
+    assert_eq!(reply.session, session);
+    assert_eq!(reply.name, "server");
+    assert_eq!(
+        reply.data,
+        json!([{"fname": "get_version", "data": default_version()}])
+    );
+    assert_eq!(
+        received(&hub),
+        [
+            r#"{"session": "", "name": "tether-test", "data": {}}"#.to_owned(),
+            format!(
+                r#"{{"session": "{session}", "name": "tether-test", "data": [{{"fname": "get_version"}}]}}"#
+            ),
+        ]
+    );
+
+    // One result per function, errors per function.
+    let reply = c
+        .send(json!([{"fname": "echo", "msg": "h\u{e9}llo"}, {"fname": "nope"}]))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.data[0],
+        json!({"fname": "echo", "data": {"msg": "h\u{e9}llo"}})
+    );
+    assert_eq!(reply.data[1]["error"]["code"], json!(404));
+    // Sent as Python's ensure_ascii JSON.
+    assert!(received(&hub)[2].contains(r#""msg": "h\u00e9llo""#));
+
+    // Raw bytes in, raw text out.
+    let text = c.send_bytes(&b"raw-bytes"[..]).await.unwrap();
+    assert!(text.contains("\"code\": 900"), "{text}");
+
+    c.close().await;
+    assert!(!c.alive() && !c.accepted());
+    let err = c.connect().await.unwrap_err();
+    assert_eq!(err.code(), 500);
+    assert!(
+        err.to_string()
+            .ends_with("This connection has already been closed")
+    );
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_auth_wrong_credentials_and_request_handshake_logs_in() {
+    let hub = hub_with(vec![]).await;
+    let c = client(&hub, "tether-test");
+    c.connect().await.unwrap();
+
+    let err = c
+        .handshake(Some(HPX_USER), Some("hunter2-not-it"), false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HpxError::AuthWrongCredentials { .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), 411);
+    assert_eq!(err.to_string(), "tether-test: Wrong credentials");
+    assert!(!c.accepted());
+    assert!(
+        !c.handshake(Some(HPX_USER), Some("hunter2-not-it"), true)
+            .await
+            .unwrap(),
+        "ignore_err returns false"
+    );
+    // The password shows nowhere.
+    for text in [format!("{err:?}"), err.to_string(), format!("{c:?}")] {
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    assert!(
+        c.request_handshake(Some(HPX_USER), Some(HPX_PASSWORD), false)
+            .await
+            .unwrap()
+    );
+    assert!(c.accepted());
+    let texts = received(&hub);
+    assert_eq!(
+        texts[texts.len() - 2],
+        r#"{"session": "", "name": "tether-test", "data": "requestauth"}"#
+    );
+    let reply = c.send(json!([{"fname": "get_version"}])).await.unwrap();
+    assert!(reply.error.is_none(), "{reply:?}");
+
+    // A made-up session is refused by the server, 408.
+    let stale = c
+        .send_message(
+            &tether::hpx::Message::new("tether-test", json!([{"fname": "get_version"}]))
+                .session("made-up"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale.error.unwrap().code, 408);
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_payload_crosses_in_one_reply() {
+    let hub = hub_with(vec![]).await;
+    let c = client(&hub, "big");
+    c.connect().await.unwrap();
+    c.handshake(None, None, false).await.unwrap();
+    let size = 8 * 1024 * 1024;
+    let reply = within(
+        LIMIT,
+        "8 MiB reply",
+        c.send(json!([{"fname": "get_large", "size": size}])),
+    )
+    .await
+    .unwrap();
+    let Value::String(text) = &reply.data[0]["data"] else {
+        panic!("{:?}", reply.data[0].get("error"));
+    };
+    assert_eq!(text.len(), size);
+    assert!(text.starts_with("HappyPanda X large payload; "));
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_server_is_noticed_by_the_request_deadline() {
+    let hub = hub_with(vec![]).await;
+    let c = client(&hub, "stall").timeout(Duration::from_millis(300));
+    c.connect().await.unwrap();
+    c.handshake(None, None, false).await.unwrap();
+    hub.fault("hpx", &Fault::Stall { secs: None }).unwrap();
+    let err = within(
+        LIMIT,
+        "the deadline",
+        c.send(json!([{"fname": "get_version"}])),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!((err.code(), err.class()), (501, "ConnectionError"));
+    assert!(err.is_retryable());
+    assert!(
+        !c.alive(),
+        "the connection is ended, as the SDK marks it dead"
+    );
+    let err = c.send(json!([])).await.unwrap_err();
+    assert_eq!(err.code(), 500, "not connected: {err}");
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_reconnect_rehandshakes_and_replays_the_request_lost_in_a_drop() {
+    let hub = hub_with(vec![]).await;
+    let c = client(&hub, "phoenix").auto_reconnect(true);
+    c.connect().await.unwrap();
+    assert!(
+        c.handshake(Some(HPX_USER), Some(HPX_PASSWORD), false)
+            .await
+            .unwrap()
+    );
+    let first_session = c.session();
+    let engine = c.engine().unwrap();
+
+    // The server stops reading: the request is written but never answered...
+    hub.fault("hpx", &Fault::Stall { secs: None }).unwrap();
+    let sent_before = engine.stats().messages_out;
+    let c = std::sync::Arc::new(c);
+    let pending = tokio::spawn({
+        let c = c.clone();
+        async move { c.send(json!([{"fname": "echo", "n": 1}])).await }
+    });
+    support::until(LIMIT, "the request to be written", || {
+        engine.stats().messages_out > sent_before
+    })
+    .await;
+    // ...then the connection is reset, and the server comes back.
+    hub.fault("hpx", &Fault::Drop { code: None }).unwrap();
+    hub.resume(None).unwrap();
+
+    let reply = within(LIMIT, "the replayed request's reply", pending)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.data, json!([{"fname": "echo", "data": {"n": 1}}]));
+    assert!(c.accepted() && c.alive());
+    assert_ne!(
+        c.session(),
+        first_session,
+        "a new session from the re-handshake"
+    );
+
+    let texts = received(&hub);
+    let logins = texts
+        .iter()
+        .filter(|t| t.contains(r#""data": {"user": "admin", "password": "admin"}"#))
+        .count();
+    let echoes = texts
+        .iter()
+        .filter(|t| t.contains(r#""fname": "echo""#))
+        .count();
+    assert_eq!(logins, 2, "the handshake, then the re-handshake: {texts:?}");
+    assert_eq!(
+        echoes, 1,
+        "the stalled server never read the first copy: {texts:?}"
+    );
+    assert!(
+        texts.iter().position(|t| t.contains("echo"))
+            > texts.iter().rposition(|t| t.contains("password")),
+        "the replay follows the re-handshake"
+    );
+    assert!(engine.stats().reconnects >= 1);
+
+    // And it goes on.
+    let reply = c.send(json!([{"fname": "get_version"}])).await.unwrap();
+    assert!(reply.error.is_none());
+    hub.shutdown().await;
+}
+
+#[test]
+fn the_blocking_client_runs_the_same_flow() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let hub = runtime.block_on(hub_with(vec![]));
+    let addr = addr_of(&hub, "hpx");
+    let c = tether::hpx::blocking::HpxClient::new("blocking")
+        .host(addr.ip().to_string())
+        .port(addr.port());
+    c.connect().unwrap();
+    assert!(c.ready());
+    let err = c
+        .handshake(Some(HPX_USER), Some("nope"), false)
+        .unwrap_err();
+    assert_eq!(err.code(), 411);
+    assert!(
+        c.handshake(Some(HPX_USER), Some(HPX_PASSWORD), false)
+            .unwrap()
+    );
+    let reply = c.send(json!([{"fname": "get_version"}])).unwrap();
+    assert_eq!(reply.data[0]["data"], default_version());
+    c.close();
+    assert!(c.connect().is_err());
+    runtime.block_on(hub.shutdown());
+}
