@@ -282,8 +282,14 @@ impl HpxServer {
         match name {
             "get_version" => result(self.version.clone()),
             "echo" => {
-                let mut args = function.as_object().cloned().unwrap_or_default();
-                args.remove("fname");
+                // Every argument but `fname`, in the order sent.
+                let args = function
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| *k != "fname")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 result(Value::Object(args))
             }
             "get_large" => {
@@ -319,6 +325,7 @@ impl HpxServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hpx::to_python_json;
 
     fn request(session: &str, data: Value) -> Vec<u8> {
         Message::new("c", data)
@@ -348,6 +355,15 @@ mod tests {
         );
         assert_eq!(reply.data[1]["error"]["code"], json!(404));
         assert_eq!(reply.data[2]["data"], json!("HappyPanda"));
+        let echo = server.handle(&request(
+            &auth.session,
+            json!([{"fname": "echo", "z": 1, "a": 2, "m": 3}]),
+        ));
+        assert_eq!(
+            to_python_json(&echo.data),
+            r#"[{"fname": "echo", "data": {"z": 1, "a": 2, "m": 3}}]"#,
+            "arguments keep their order"
+        );
     }
 
     #[test]
