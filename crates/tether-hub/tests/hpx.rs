@@ -297,3 +297,47 @@ fn the_blocking_client_runs_the_same_flow() {
     assert!(c.connect().is_err());
     runtime.block_on(hub.shutdown());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_comes_after_its_deadline_never_answers_the_next_request() {
+    use tether::{
+        Client, SendError,
+        hpx::{Credentials, Hpx, Message, request},
+    };
+    let hub = hub_with(vec![]).await;
+    // The engine with the HPX protocol logging in by itself (what `tether connect
+    // --profile hpx` runs).
+    let hpx = Hpx::new("deadline").login(Credentials::Guest);
+    let (client, _events) = Client::builder(hpx.clone())
+        .url(hub.url("hpx").unwrap())
+        .config(ClientConfig::default().backoff(fast_backoff(3)))
+        .start()
+        .unwrap();
+    within(LIMIT, "logged in", client.ready()).await.unwrap();
+    assert!(hpx.accepted());
+
+    let echo = |n: u32| {
+        let message = hpx.envelope(json!([{"fname": "echo", "n": n}]));
+        request(message.to_python_json())
+    };
+    hub.fault("hpx", &Fault::Delay { ms: 400 }).unwrap();
+    let late = client
+        .send(echo(1).with_deadline(Duration::from_millis(100)))
+        .await
+        .unwrap();
+    let err = within(LIMIT, "the deadline", late).await.unwrap_err();
+    assert!(matches!(err, SendError::DeadlineExceeded(_)), "{err:?}");
+
+    hub.fault("hpx", &Fault::Delay { ms: 0 }).unwrap();
+    let reply = within(LIMIT, "the second reply", client.request(echo(2)))
+        .await
+        .unwrap();
+    let message: Message = reply.message.unwrap();
+    assert_eq!(
+        message.data,
+        json!([{"fname": "echo", "data": {"n": 2}}]),
+        "the late reply to n=1 answered nothing"
+    );
+    client.close().await;
+    hub.shutdown().await;
+}

@@ -65,18 +65,44 @@ impl Default for Limits {
 /// assert_eq!(&codec.decode(&mut wire).unwrap().unwrap()[..], b"{\"data\": 2}");
 /// assert!(wire.is_empty());
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct HpxCodec {
     limits: Limits,
     /// Bytes at the front of the buffer already searched for a marker.
     scanned: usize,
+    /// Told the payload of every frame encoded through [`FrameCodec`], in write order.
+    on_write: Option<OnWrite>,
+}
+
+/// A callback given each payload as it is written.
+pub type OnWrite = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+impl std::fmt::Debug for HpxCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HpxCodec")
+            .field("limits", &self.limits)
+            .field("on_write", &self.on_write.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl HpxCodec {
     /// A codec with these bounds.
     #[must_use]
     pub fn new(limits: Limits) -> Self {
-        Self { limits, scanned: 0 }
+        Self {
+            limits,
+            scanned: 0,
+            on_write: None,
+        }
+    }
+
+    /// Calls `on_write` with the payload of every frame the engine writes through this
+    /// codec, in write order (how the client pairs replies with requests).
+    #[must_use]
+    pub fn on_write(mut self, on_write: OnWrite) -> Self {
+        self.on_write = Some(on_write);
+        self
     }
 
     /// The bounds.
@@ -211,7 +237,11 @@ impl FrameCodec for HpxCodec {
     }
 
     fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
-        Encoder::encode(self, &frame.payload()[..], dst)
+        Encoder::encode(self, &frame.payload()[..], dst)?;
+        if let Some(on_write) = &self.on_write {
+            on_write(frame.payload());
+        }
+        Ok(())
     }
 }
 

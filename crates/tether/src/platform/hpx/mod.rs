@@ -18,10 +18,10 @@ mod protocol;
 pub mod server;
 
 pub use client::{DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUT, HpxClient, blocking};
-pub use codec::{EOF_MARKER, HpxCodec, LEVEL, Limits, gunzip, gzip};
+pub use codec::{EOF_MARKER, HpxCodec, LEVEL, Limits, OnWrite, gunzip, gzip};
 pub use error::{HpxError, ServerCode};
 pub use model::{
     AUTHENTICATED, Message, ParseError, REQUEST_AUTH, ServerError, finalize, to_python_json,
     write_python_json,
 };
-pub use protocol::{Credentials, Hpx, Reply, reply_key, request};
+pub use protocol::{Credentials, Hpx, Reply, request, request_key};

@@ -1,6 +1,10 @@
 //! The HPX client state machine: greeting, optional re-login, then one reply per request.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::{
+    collections::VecDeque,
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
 
 use serde_json::{Map, Value};
 
@@ -17,18 +21,30 @@ use super::{
     model::{AUTHENTICATED, Message, ParseError},
 };
 
-/// The key every request carries: HPX replies come back one per request, in order, and
-/// the engine resolves the oldest pending message with a key, so each reply answers the
-/// oldest unanswered request.
+/// Frames written and not answered yet, kept at most (a server that stops answering
+/// cannot grow it without bound; past it, the oldest are forgotten).
+const MAX_UNANSWERED: usize = 65_536;
+
+/// The key a request carries: a fingerprint of its payload.
+///
+/// HPX has no request ids: the server answers each message once, in order. The codec
+/// reports every frame it writes ([`HpxCodec::on_write`]); each reply takes the oldest
+/// written frame's fingerprint and acknowledges the request with that key. So a reply
+/// arriving after its request was given up (deadline) answers nothing instead of the
+/// next request, and a message nobody asked for (nothing written) answers nothing.
 #[must_use]
-pub fn reply_key() -> AckKey {
-    AckKey::new("hpx:reply")
+pub fn request_key(payload: &[u8]) -> AckKey {
+    let mut hasher = DefaultHasher::new();
+    payload.hash(&mut hasher);
+    AckKey::new(format!("hpx:{:016x}", hasher.finish()))
 }
 
-/// A request for the engine's outbox: the frame, answered by the next reply.
+/// A request for the engine's outbox: the frame, answered by its reply.
 #[must_use]
 pub fn request(payload: impl Into<Frame>) -> Outgoing {
-    Outgoing::new(payload.into()).with_ack(reply_key())
+    let frame = payload.into();
+    let key = request_key(frame.payload());
+    Outgoing::new(frame).with_ack(key)
 }
 
 /// Who logs in.
@@ -147,6 +163,8 @@ pub(crate) struct HpxState {
     pub(crate) relogin: bool,
     /// Handshake with `credentials` right after every greeting.
     pub(crate) auto_login: bool,
+    /// Keys of the frames written on this connection and not answered yet, oldest first.
+    pub(crate) unanswered: VecDeque<AckKey>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -307,7 +325,9 @@ impl Protocol for Hpx {
     fn on_open(&mut self, _out: &mut Output<Reply>) {
         // The server speaks first.
         self.phase = Phase::Greeting;
-        self.lock().open = true;
+        let mut state = self.lock();
+        state.open = true;
+        state.unanswered.clear();
     }
 
     fn on_frame(&mut self, frame: Frame, out: &mut Output<Reply>) -> Result<(), DecodeError> {
@@ -328,17 +348,19 @@ impl Protocol for Hpx {
                 out.deliver(Inbound::new(reply).named(name));
             }
             Phase::LoggingIn => {
+                self.lock().unanswered.pop_front();
                 self.on_login_reply(&reply, out);
                 out.deliver(Inbound::new(reply).named("handshake"));
             }
             Phase::Ready => {
-                // Whatever it is, it answers the oldest request: an unreadable reply
-                // still pairs, so later replies are not misattributed.
-                out.deliver(
-                    Inbound::new(reply)
-                        .named(name)
-                        .acking(Ack::accepted(reply_key())),
-                );
+                // Whatever it is, it answers the oldest frame written: an unreadable
+                // reply still pairs, so later replies are not misattributed.
+                let answered = self.lock().unanswered.pop_front();
+                let inbound = Inbound::new(reply).named(name);
+                out.deliver(match answered {
+                    Some(key) => inbound.acking(Ack::accepted(key)),
+                    None => inbound,
+                });
             }
         }
         decoded
@@ -349,10 +371,25 @@ impl Protocol for Hpx {
         let mut state = self.lock();
         state.open = false;
         state.greeted = false;
+        state.unanswered.clear();
     }
 
     fn codec(&self) -> Option<CodecFactory> {
-        Some(HpxCodec::factory(self.limits))
+        let limits = self.limits;
+        let state = Arc::downgrade(&self.state);
+        Some(Arc::new(move || {
+            let state = state.clone();
+            let on_write = Arc::new(move |payload: &[u8]| {
+                if let Some(state) = state.upgrade() {
+                    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                    if state.unanswered.len() >= MAX_UNANSWERED {
+                        state.unanswered.pop_front();
+                    }
+                    state.unanswered.push_back(request_key(payload));
+                }
+            });
+            Box::new(HpxCodec::new(limits).on_write(on_write)) as Box<dyn crate::FrameCodec>
+        }))
     }
 }
 
@@ -400,22 +437,65 @@ mod tests {
         assert_eq!(p.envelope(json!([])).session, "pre");
     }
 
+    /// Writes `payload` through the protocol's codec, as the engine does.
+    fn write(p: &Hpx, payload: &str) {
+        let mut codec = (p.codec().unwrap())();
+        codec
+            .encode(&Frame::text(payload), &mut bytes::BytesMut::new())
+            .unwrap();
+    }
+
     #[test]
     fn replies_after_ready_answer_the_oldest_request_even_when_unreadable() {
         let mut p = Hpx::new("c");
         p.on_open(&mut Output::default());
         let _ = feed(&mut p, greeting());
+        write(&p, "first");
+        write(&p, "second");
         let (r, out) = feed(
             &mut p,
             Frame::text(r#"{"session": "s", "name": "server", "data": []}"#),
         );
         r.unwrap();
-        assert_eq!(out.inbound[0].ack, Some(Ack::accepted(reply_key())));
+        assert_eq!(
+            out.inbound[0].ack,
+            Some(Ack::accepted(request_key(b"first")))
+        );
+        assert_eq!(request("first").ack(), Some(&request_key(b"first")));
         let (r, out) = feed(&mut p, Frame::text("not json"));
         assert!(r.is_err(), "counted as a decode error");
-        assert_eq!(out.inbound[0].ack, Some(Ack::accepted(reply_key())));
+        assert_eq!(
+            out.inbound[0].ack,
+            Some(Ack::accepted(request_key(b"second")))
+        );
         assert_eq!(out.inbound[0].name.as_deref(), Some("invalid"));
         assert_eq!(&*out.inbound[0].event.text, "not json");
+        // Nothing was asked: a message answers nothing.
+        let (_, out) = feed(
+            &mut p,
+            Frame::text(r#"{"session": "", "name": "server", "data": 1}"#),
+        );
+        assert!(out.inbound[0].ack.is_none());
+    }
+
+    #[test]
+    fn a_new_connection_forgets_what_the_old_one_wrote() {
+        let mut p = Hpx::new("c");
+        p.on_open(&mut Output::default());
+        let _ = feed(&mut p, greeting());
+        write(&p, "lost");
+        p.on_close();
+        p.on_open(&mut Output::default());
+        let _ = feed(&mut p, greeting());
+        write(&p, "replayed");
+        let (_, out) = feed(
+            &mut p,
+            Frame::text(r#"{"session": "", "name": "server", "data": 1}"#),
+        );
+        assert_eq!(
+            out.inbound[0].ack,
+            Some(Ack::accepted(request_key(b"replayed")))
+        );
     }
 
     #[test]
