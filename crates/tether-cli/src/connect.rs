@@ -9,8 +9,11 @@ use std::{
 
 use clap::{Args, ValueEnum};
 use tether::{
-    BackoffConfig, Client, ClientConfig, Event, Events, Policy, State, datadivr::DatadivrClient,
+    BackoffConfig, Client, ClientConfig, Event, Events, Policy, State,
+    datadivr::DatadivrClient,
+    hpx::{Credentials, Hpx, Limits},
     raw::Raw,
+    transport::{Endpoint, Scheme},
 };
 use tokio::{
     io::AsyncBufReadExt,
@@ -19,7 +22,7 @@ use tokio::{
 
 use crate::{
     interactive, output,
-    profile::{DatadivrProfile, Profile as LineProfile, RawProfile},
+    profile::{DatadivrProfile, HpxProfile, Profile as LineProfile, RawProfile},
 };
 
 /// Exit codes of the CLI contract.
@@ -42,6 +45,9 @@ pub enum Profile {
     /// datadivr: a line is a full message (JSON object with `event_name`) or the
     /// shorthand `event_name [payload-json]`, sent to `--to`.
     Datadivr,
+    /// HappyPanda X over tcp:// or tls://: logs in (guest, or `--user`/`--password`), then
+    /// each line is the `data` of one request (JSON, or `fname [kwargs-json]`).
+    Hpx,
 }
 
 /// What to do when the outbox is full.
@@ -73,6 +79,19 @@ pub struct ConnectArgs {
     /// Send stdin lines verbatim as text frames (raw profile).
     #[arg(long)]
     pub text: bool,
+    /// hpx: log in as this user (default: as a guest).
+    #[arg(long, requires = "password")]
+    pub user: Option<String>,
+    /// hpx: the user's password. Never printed.
+    #[arg(long, env = "TETHER_HPX_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// hpx: the client name sent in every message.
+    #[arg(long, default_value = "tether")]
+    pub name: String,
+    /// hpx: each request's deadline in seconds (HPX has no heartbeat: this, and TCP
+    /// keepalive, notice a stalled server).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub request_timeout: Duration,
     /// Token; for raw over WebSocket it is sent as `Authorization: Bearer T`. Never printed.
     #[arg(long, env = "TETHER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -161,7 +180,38 @@ impl ConnectArgs {
         if let Some(ca) = &self.ca_file {
             config = config.ca_file(ca);
         }
+        if let Some(password) = &self.password {
+            // Scrubbed from everything the engine reports.
+            config = config.token(password.as_str());
+        }
         config
+    }
+
+    /// The HPX protocol, logging in after every greeting.
+    fn hpx(&self) -> Result<Hpx, String> {
+        let endpoint = Endpoint::parse(&self.url).map_err(|e| e.to_string())?;
+        if !matches!(endpoint.scheme(), Scheme::Tcp | Scheme::Tls) {
+            return Err(format!(
+                "{}: the hpx profile runs over tcp:// or tls://",
+                self.url
+            ));
+        }
+        let credentials = match (&self.user, &self.password) {
+            (Some(user), Some(password)) => Credentials::User {
+                user: user.clone(),
+                password: password.as_str().into(),
+            },
+            (None, None) => Credentials::Guest,
+            (None, Some(_)) => return Err("--password needs --user".into()),
+            (Some(_), None) => return Err("--user needs --password".into()),
+        };
+        let limits = Limits {
+            max_frame: self.max_message_size.saturating_add(1024),
+            max_payload: self.max_message_size,
+        };
+        Ok(Hpx::new(self.name.clone())
+            .limits(limits)
+            .login(credentials))
     }
 
     fn raw(&self) -> Raw {
@@ -201,6 +251,28 @@ pub async fn run(args: ConnectArgs) -> u8 {
                     }
                     None => usage(&"the datadivr client did not start"),
                 },
+                Err(e) => usage(&e),
+            }
+        }
+        Profile::Hpx => {
+            // The typed protocol logs in (and again after each reconnect) before any
+            // line flows; lines go through its envelope.
+            let hpx = match args.hpx() {
+                Ok(hpx) => hpx,
+                Err(e) => return usage(&e),
+            };
+            match Client::builder(hpx.clone())
+                .url(&args.url)
+                .config(args.config())
+                .start()
+            {
+                Ok((client, events)) => {
+                    let profile = HpxProfile {
+                        protocol: hpx,
+                        deadline: args.request_timeout,
+                    };
+                    session(client, events, profile, &args).await
+                }
                 Err(e) => usage(&e),
             }
         }

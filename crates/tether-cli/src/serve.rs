@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// Address of the datadivr endpoint (default 127.0.0.1:8765, path /ws).
     #[arg(long, value_name = "ADDR")]
     pub datadivr: Option<SocketAddr>,
+    /// Address of the hpx endpoint (default 127.0.0.1:7007, TCP).
+    #[arg(long, value_name = "ADDR")]
+    pub hpx: Option<SocketAddr>,
     /// Address of the control API (default 127.0.0.1:8790).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -56,6 +59,7 @@ pub async fn run(args: ServeArgs) -> u8 {
         ("echo-ack", args.echo_ack),
         ("sink", args.sink),
         ("datadivr", args.datadivr),
+        ("hpx", args.hpx),
         ("control", args.control),
     ];
     for (name, addr) in addrs {

@@ -79,7 +79,10 @@ fn serve_prints_every_endpoint_then_ready() {
     let _ = child.kill();
     let _ = child.wait();
     let names: Vec<&str> = lines.iter().map(|l| l.split_once(' ').unwrap().0).collect();
-    assert_eq!(names, ["echo", "echo-ack", "sink", "datadivr", "control"]);
+    assert_eq!(
+        names,
+        ["echo", "echo-ack", "sink", "datadivr", "hpx", "control"]
+    );
     assert!(
         lines[0].starts_with("echo ws://127.0.0.1:") && lines[0].ends_with('/'),
         "{lines:?}"
@@ -88,8 +91,9 @@ fn serve_prints_every_endpoint_then_ready() {
         lines[3].starts_with("datadivr ws://127.0.0.1:") && lines[3].ends_with("/ws"),
         "{lines:?}"
     );
+    assert!(lines[4].starts_with("hpx tcp://127.0.0.1:"), "{lines:?}");
     assert!(
-        lines[4].starts_with("control http://127.0.0.1:"),
+        lines[5].starts_with("control http://127.0.0.1:"),
         "{lines:?}"
     );
 }
@@ -231,4 +235,112 @@ fn the_datadivr_profile_sends_through_the_typed_client_and_rejects_invalid_lines
         echo["data"]["from_id"], sum["data"]["to"],
         "the hub stamped the sender's id"
     );
+}
+
+#[test]
+fn the_hpx_profile_logs_in_and_sends_each_line_as_data() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let url = hub.url("hpx");
+    assert!(url.starts_with("tcp://127.0.0.1:"), "{url}");
+    let out = tether_with_stdin(
+        &[
+            "connect",
+            &url,
+            "--profile",
+            "hpx",
+            "--user",
+            "admin",
+            "--password",
+            "admin",
+            "--name",
+            "cli",
+            "--drain",
+        ],
+        b"get_version\n{broken\n[{\"fname\": \"echo\", \"msg\": \"h\xc3\xa9\"}]\necho [1]\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stdin line 2: not JSON"), "{stderr}");
+    assert!(
+        stderr.contains("stdin line 4: the arguments after \"echo\" must be a JSON object"),
+        "{stderr}"
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let datas: Vec<&Value> = lines.iter().map(|l| &l["data"]).collect();
+    assert_eq!(datas.len(), 4, "greeting, login and two replies: {datas:?}");
+    assert_eq!(datas[0]["data"]["guest_allowed"], true, "the greeting");
+    assert_eq!(datas[1]["data"], "Authenticated");
+    let session = datas[1]["session"].as_str().unwrap();
+    assert_eq!(session.len(), 32, "{datas:?}");
+    // Lines queued before the login carry the session it gave.
+    assert_eq!(datas[2]["session"], session);
+    assert_eq!(datas[2]["data"][0]["fname"], "get_version");
+    assert_eq!(
+        datas[2]["data"][0]["data"]["core"],
+        serde_json::json!([0, 1, 2])
+    );
+    assert_eq!(datas[3]["data"][0]["data"]["msg"], "h\u{e9}");
+}
+
+#[test]
+fn the_hpx_profile_exits_3_on_a_wrong_password_and_never_prints_it() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let out = tether_with_stdin(
+        &[
+            "connect",
+            &hub.url("hpx"),
+            "--profile",
+            "hpx",
+            "--user",
+            "admin",
+            "--password",
+            "hunter2-wrong",
+            "--events",
+            "--drain",
+        ],
+        b"get_version\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("411: Wrong credentials"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2") && !stdout.contains("hunter2"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(r#""state":"closed""#) && l.contains(r#""fatal":true"#)),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_hpx_profile_wants_a_tcp_url_and_both_credentials() {
+    for (args, want) in [
+        (
+            vec!["connect", "ws://127.0.0.1:1/", "--profile", "hpx"],
+            "tcp:// or tls://",
+        ),
+        (
+            vec![
+                "connect",
+                "tcp://127.0.0.1:1",
+                "--profile",
+                "hpx",
+                "--password",
+                "x",
+            ],
+            "--password needs --user",
+        ),
+    ] {
+        let out = tether_with_stdin(&args, b"");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
 }

@@ -256,6 +256,11 @@ async fn auto_reconnect_rehandshakes_and_replays_the_request_lost_in_a_drop() {
         echoes, 1,
         "the stalled server never read the first copy: {texts:?}"
     );
+    let echo = texts.iter().find(|t| t.contains("echo")).unwrap();
+    assert!(
+        echo.starts_with(&format!(r#"{{"session": "{}""#, c.session())),
+        "the replay carries the new session: {echo}"
+    );
     assert!(
         texts.iter().position(|t| t.contains("echo"))
             > texts.iter().rposition(|t| t.contains("password")),

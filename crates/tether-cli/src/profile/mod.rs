@@ -6,9 +6,11 @@ use std::fmt::Debug;
 use tether::Outgoing;
 
 mod datadivr;
+mod hpx;
 mod raw;
 
 pub use datadivr::DatadivrProfile;
+pub use hpx::HpxProfile;
 pub use raw::RawProfile;
 
 /// One platform's side of `tether connect`.

@@ -23,7 +23,7 @@ use crate::{
 };
 
 use super::{
-    codec::Limits,
+    codec::{Limits, SESSION_PLACEHOLDER},
     error::HpxError,
     model::{AUTHENTICATED, Message, REQUEST_AUTH},
     protocol::{Credentials, Hpx, HpxState, Reply, request},
@@ -555,7 +555,9 @@ impl HpxClient {
     /// accepted; [`HpxError::Client`] when not connected; [`HpxError::JsonParse`] for a
     /// reply that is not JSON; a connection error.
     pub async fn send(&self, data: impl Into<Value>) -> Result<Message, HpxError> {
-        let message = self.dry_run(data);
+        // The session is filled in as the request is written (the current one, also
+        // after a re-handshake).
+        let message = Message::new(self.name.clone(), data).session(SESSION_PLACEHOLDER);
         self.send_message(&message).await
     }
 

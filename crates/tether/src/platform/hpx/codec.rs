@@ -72,16 +72,30 @@ pub struct HpxCodec {
     scanned: usize,
     /// Told the payload of every frame encoded through [`FrameCodec`], in write order.
     on_write: Option<OnWrite>,
+    /// The current session, for frames built with [`SESSION_PLACEHOLDER`].
+    session: Option<SessionSource>,
 }
 
 /// A callback given each payload as it is written.
 pub type OnWrite = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Gives the current session id.
+pub type SessionSource = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// The `session` of a message whose session is filled in when it is written (so a
+/// request queued before the handshake, or replayed after a re-handshake, carries the
+/// session current at that moment). See [`HpxCodec::session_source`].
+pub const SESSION_PLACEHOLDER: &str = "<tether:current-session>";
+
+/// How a message built with [`SESSION_PLACEHOLDER`] starts (Python JSON).
+const PLACEHOLDER_PREFIX: &[u8] = b"{\"session\": \"<tether:current-session>\"";
 
 impl std::fmt::Debug for HpxCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HpxCodec")
             .field("limits", &self.limits)
             .field("on_write", &self.on_write.is_some())
+            .field("session_source", &self.session.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +108,16 @@ impl HpxCodec {
             limits,
             scanned: 0,
             on_write: None,
+            session: None,
         }
+    }
+
+    /// Fills in the session of frames that start `{"session": "<placeholder>"` (see
+    /// [`SESSION_PLACEHOLDER`]) with `session()` as they are written.
+    #[must_use]
+    pub fn session_source(mut self, session: SessionSource) -> Self {
+        self.session = Some(session);
+        self
     }
 
     /// Calls `on_write` with the payload of every frame the engine writes through this
@@ -237,7 +260,18 @@ impl FrameCodec for HpxCodec {
     }
 
     fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
-        Encoder::encode(self, &frame.payload()[..], dst)?;
+        let payload = &frame.payload()[..];
+        match (&self.session, payload.strip_prefix(PLACEHOLDER_PREFIX)) {
+            (Some(session), Some(rest)) => {
+                let session = super::model::to_python_json(&session().into());
+                let mut filled = Vec::with_capacity(payload.len() + session.len());
+                filled.extend_from_slice(b"{\"session\": ");
+                filled.extend_from_slice(session.as_bytes());
+                filled.extend_from_slice(rest);
+                Encoder::encode(self, &filled[..], dst)?;
+            }
+            _ => Encoder::encode(self, payload, dst)?,
+        }
         if let Some(on_write) = &self.on_write {
             on_write(frame.payload());
         }
@@ -307,6 +341,33 @@ mod tests {
                 prop_assert_eq!(frame.as_text(), Some(t.as_str()));
             }
         }
+    }
+
+    #[test]
+    fn the_session_placeholder_is_filled_in_when_written() {
+        let mut codec = HpxCodec::default().session_source(Arc::new(|| "s\u{e9}1".to_owned()));
+        let mut out = BytesMut::new();
+        let queued = format!(r#"{{"session": "{SESSION_PLACEHOLDER}", "name": "c", "data": []}}"#);
+        FrameCodec::encode(&mut codec, &Frame::text(queued.clone()), &mut out).unwrap();
+        FrameCodec::encode(
+            &mut codec,
+            &Frame::text(r#"{"session": "x", "data": 1}"#),
+            &mut out,
+        )
+        .unwrap();
+        let mut plain = HpxCodec::default();
+        let first = FrameCodec::decode(&mut plain, &mut out).unwrap().unwrap();
+        assert_eq!(
+            first.as_text().unwrap(),
+            r#"{"session": "s\u00e91", "name": "c", "data": []}"#
+        );
+        let second = FrameCodec::decode(&mut plain, &mut out).unwrap().unwrap();
+        assert_eq!(second.as_text().unwrap(), r#"{"session": "x", "data": 1}"#);
+        // Without a source (the server side), nothing is touched.
+        let mut out = BytesMut::new();
+        FrameCodec::encode(&mut plain, &Frame::text(queued.clone()), &mut out).unwrap();
+        let same = FrameCodec::decode(&mut plain, &mut out).unwrap().unwrap();
+        assert_eq!(same.as_text().unwrap(), queued);
     }
 
     #[test]

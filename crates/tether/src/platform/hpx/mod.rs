@@ -18,7 +18,9 @@ mod protocol;
 pub mod server;
 
 pub use client::{DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUT, HpxClient, blocking};
-pub use codec::{EOF_MARKER, HpxCodec, LEVEL, Limits, OnWrite, gunzip, gzip};
+pub use codec::{
+    EOF_MARKER, HpxCodec, LEVEL, Limits, OnWrite, SESSION_PLACEHOLDER, SessionSource, gunzip, gzip,
+};
 pub use error::{HpxError, ServerCode};
 pub use model::{
     AUTHENTICATED, Message, ParseError, REQUEST_AUTH, ServerError, finalize, to_python_json,

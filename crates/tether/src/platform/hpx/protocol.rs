@@ -17,7 +17,7 @@ use crate::{
 };
 
 use super::{
-    codec::{HpxCodec, Limits},
+    codec::{HpxCodec, Limits, SESSION_PLACEHOLDER},
     model::{AUTHENTICATED, Message, ParseError},
 };
 
@@ -250,11 +250,25 @@ impl Hpx {
         self.lock().accepted
     }
 
-    /// The envelope of `data` from this client with the current session.
+    /// The envelope of `data` from this client with the current session (what a request
+    /// would carry if written now).
     #[must_use]
     pub fn envelope(&self, data: Value) -> Message {
         let state = self.lock();
         Message::new(state.name.clone(), data).session(state.session.clone())
+    }
+
+    /// A request carrying `data` whose session is filled in when it is written: queued
+    /// before the handshake, or replayed after a re-handshake, it carries the session
+    /// current then.
+    #[must_use]
+    pub fn request(&self, data: Value) -> Outgoing {
+        let name = self.lock().name.clone();
+        request(
+            Message::new(name, data)
+                .session(SESSION_PLACEHOLDER)
+                .to_python_json(),
+        )
     }
 
     fn lock(&self) -> MutexGuard<'_, HpxState> {
@@ -378,17 +392,35 @@ impl Protocol for Hpx {
         let limits = self.limits;
         let state = Arc::downgrade(&self.state);
         Some(Arc::new(move || {
-            let state = state.clone();
-            let on_write = Arc::new(move |payload: &[u8]| {
-                if let Some(state) = state.upgrade() {
-                    let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-                    if state.unanswered.len() >= MAX_UNANSWERED {
-                        state.unanswered.pop_front();
+            let session = {
+                let state = state.clone();
+                Arc::new(move || {
+                    state.upgrade().map_or_else(String::new, |state| {
+                        state
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .session
+                            .clone()
+                    })
+                })
+            };
+            let on_write = {
+                let state = state.clone();
+                Arc::new(move |payload: &[u8]| {
+                    if let Some(state) = state.upgrade() {
+                        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                        if state.unanswered.len() >= MAX_UNANSWERED {
+                            state.unanswered.pop_front();
+                        }
+                        state.unanswered.push_back(request_key(payload));
                     }
-                    state.unanswered.push_back(request_key(payload));
-                }
-            });
-            Box::new(HpxCodec::new(limits).on_write(on_write)) as Box<dyn crate::FrameCodec>
+                })
+            };
+            Box::new(
+                HpxCodec::new(limits)
+                    .on_write(on_write)
+                    .session_source(session),
+            ) as Box<dyn crate::FrameCodec>
         }))
     }
 }
