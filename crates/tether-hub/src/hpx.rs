@@ -61,6 +61,16 @@ impl Hpx {
             service: std::sync::Arc::new(self),
         }
     }
+
+    /// The endpoint spec over TLS (`tls://`), with the acceptor's certificate; replaces
+    /// the plain one when given to [`crate::HubBuilder::endpoint`].
+    #[must_use]
+    pub fn tls_spec(self, acceptor: tokio_rustls::TlsAcceptor) -> EndpointSpec {
+        EndpointSpec {
+            transport: Transport::Tls(HpxCodec::factory(Limits::default()), acceptor),
+            ..self.spec()
+        }
+    }
 }
 
 struct HpxSession {

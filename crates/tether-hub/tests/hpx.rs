@@ -346,3 +346,59 @@ async fn a_reply_that_comes_after_its_deadline_never_answers_the_next_request() 
     client.close().await;
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_serves_tls_and_the_client_verifies_it() {
+    use std::sync::Arc;
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let pem = std::env::temp_dir().join(format!("tether-hpx-tls-{}.pem", std::process::id()));
+    std::fs::write(&pem, certified.cert.pem()).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let hub = hub_with(vec![tether_hub::Hpx::default().tls_spec(acceptor)]).await;
+    let url = hub.url("hpx").unwrap();
+    assert!(url.starts_with("tls://127.0.0.1:"), "{url}");
+    let addr = addr_of(&hub, "hpx");
+
+    let trusted = HpxClient::new("tls")
+        .host("127.0.0.1")
+        .port(addr.port())
+        .tls(true)
+        .ca_file(&pem);
+    assert_eq!(trusted.url(), url);
+    within(LIMIT, "TLS connect", trusted.connect())
+        .await
+        .unwrap();
+    assert!(
+        trusted
+            .handshake(Some(HPX_USER), Some(HPX_PASSWORD), false)
+            .await
+            .unwrap()
+    );
+    let reply = trusted
+        .send(json!([{"fname": "get_version"}]))
+        .await
+        .unwrap();
+    assert_eq!(reply.data[0]["data"], default_version());
+    trusted.close().await;
+
+    // Without the certificate: refused, naming the certificate.
+    let untrusted = HpxClient::new("tls")
+        .host("127.0.0.1")
+        .port(addr.port())
+        .tls(true);
+    let err = within(LIMIT, "refused", untrusted.connect())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    let _ = std::fs::remove_file(&pem);
+    hub.shutdown().await;
+}

@@ -28,7 +28,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "connected: server version {}, guests {}",
         client.version().unwrap_or_default(),
-        if client.guest_allowed() { "allowed" } else { "not allowed" }
+        if client.guest_allowed() {
+            "allowed"
+        } else {
+            "not allowed"
+        }
     );
 
     match client
