@@ -13,6 +13,7 @@
 mod client;
 mod codec;
 mod error;
+mod json;
 mod model;
 mod protocol;
 pub mod server;
@@ -22,6 +23,7 @@ pub use codec::{
     EOF_MARKER, HpxCodec, LEVEL, Limits, OnWrite, SESSION_PLACEHOLDER, SessionSource, gunzip, gzip,
 };
 pub use error::{HpxError, ServerCode};
+pub use json::{PARSER as JSON_PARSER, parse_json};
 pub use model::{
     AUTHENTICATED, Message, ParseError, REQUEST_AUTH, ServerError, finalize, to_python_json,
     write_python_json,

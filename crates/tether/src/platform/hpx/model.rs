@@ -106,8 +106,7 @@ impl Message {
     /// [`ParseError`] for invalid JSON, a non-object, or known keys of the wrong type
     /// (`session` or `name` not a string, `error` without an integer `code`).
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| ParseError::Json(e.to_string()))?;
+        let value = super::json::parse_json(bytes).map_err(ParseError::Json)?;
         Self::from_value(value)
     }
 

@@ -142,7 +142,7 @@ impl HpxServer {
     /// The reply to one decompressed request.
     #[must_use]
     pub fn handle(&self, payload: &[u8]) -> Message {
-        let value: Value = match serde_json::from_slice(payload) {
+        let value: Value = match super::json::parse_json(payload) {
             Ok(v) => v,
             Err(e) => {
                 return self.error(
