@@ -344,3 +344,56 @@ fn the_hpx_profile_wants_a_tcp_url_and_both_credentials() {
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_hpx_profile_notices_a_stalled_server_by_the_request_deadline() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let control = hub.url("control");
+    let stall = tether_with_stdin(&["fault", "--control", &control, "stall", "hpx"], b"");
+    assert_eq!(
+        stall.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&stall.stderr)
+    );
+    // Stalled before the greeting: nothing can be logged in, the line's deadline passes.
+    let out = tether_with_stdin(
+        &[
+            "connect",
+            &hub.url("hpx"),
+            "--profile",
+            "hpx",
+            "--request-timeout",
+            "0.5",
+            "--drain",
+            "--drain-timeout",
+            "5",
+            "--events",
+        ],
+        b"get_version\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The request gives up at its deadline and is handed back as `undelivered`. (With
+    // --drain the exit code is the drain's: nothing is left pending, so 0.)
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |kind: &str, state: Option<&str>| {
+        events
+            .iter()
+            .find(|e| e["type"] == kind && state.is_none_or(|s| e["state"] == s))
+            .and_then(|e| e["at"].as_u64())
+            .unwrap_or_else(|| panic!("no {kind} {state:?} in {stdout}"))
+    };
+    let undelivered = events
+        .iter()
+        .find(|e| e["type"] == "undelivered")
+        .expect("the request is handed back");
+    assert_eq!(undelivered["reason"], "deadline", "{stdout}");
+    assert_eq!(undelivered["data"]["data"][0]["fname"], "get_version");
+    let waited = at("undelivered", None) - at("state", Some("open"));
+    assert!((400..3000).contains(&waited), "given up after {waited} ms");
+}
