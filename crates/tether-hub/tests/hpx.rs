@@ -402,3 +402,59 @@ async fn the_endpoint_serves_tls_and_the_client_verifies_it() {
     let _ = std::fs::remove_file(&pem);
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_from_the_server_is_reported_and_answers_no_request() {
+    use tether::{Event, hpx::Reply};
+    let hub = hub_with(vec![]).await;
+    let c = client(&hub, "sturdy");
+    let mut events = c.connect_with_events().await.unwrap();
+    assert!(
+        c.connect_with_events().await.is_err(),
+        "one event stream per connection"
+    );
+    c.handshake(None, None, false).await.unwrap();
+    let engine = c.engine().unwrap();
+    assert_eq!(engine.stats().acked, 1, "the handshake");
+    for garbage in [
+        tether_hub::Garbage::InvalidJson,
+        tether_hub::Garbage::InvalidUtf8,
+    ] {
+        hub.fault(
+            "hpx",
+            &Fault::Garbage {
+                garbage,
+                bytes: None,
+            },
+        )
+        .unwrap();
+    }
+    // Both arrive as messages nobody asked for, each also a decode error.
+    let mut decode_errors = 0;
+    let mut invalid: Vec<Reply> = Vec::new();
+    within(LIMIT, "two decode errors", async {
+        while decode_errors < 2 || invalid.len() < 2 {
+            match events.recv().await.expect("the stream goes on") {
+                Event::DecodeError { .. } => decode_errors += 1,
+                Event::Message(reply) if reply.name() == "invalid" => invalid.push(reply),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        invalid[0].text.contains("this is not json"),
+        "{:?}",
+        invalid[0]
+    );
+    assert_eq!(engine.stats().acked, 1, "garbage answered nothing");
+    // The connection goes on, and the next reply is the right one.
+    let reply = c
+        .send(json!([{"fname": "echo", "after": "garbage"}]))
+        .await
+        .unwrap();
+    assert_eq!(reply.data[0]["data"], json!({"after": "garbage"}));
+    assert_eq!(engine.stats().decode_errors, 2);
+    assert_eq!(engine.stats().acked, 2);
+    hub.shutdown().await;
+}
