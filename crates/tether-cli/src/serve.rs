@@ -39,6 +39,12 @@ pub struct ServeArgs {
     /// Address of the hpx endpoint (default 127.0.0.1:7007, TCP).
     #[arg(long, value_name = "ADDR")]
     pub hpx: Option<SocketAddr>,
+    /// Serve hpx over TLS (`tls://`) with this certificate chain (PEM); needs --hpx-key.
+    #[arg(long, value_name = "PEM", requires = "hpx_key")]
+    pub hpx_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --hpx-cert.
+    #[arg(long, value_name = "PEM", requires = "hpx_cert")]
+    pub hpx_key: Option<std::path::PathBuf>,
     /// Address of the control API (default 127.0.0.1:8790).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -62,6 +68,15 @@ pub async fn run(args: ServeArgs) -> u8 {
         ("hpx", args.hpx),
         ("control", args.control),
     ];
+    if let (Some(cert), Some(key)) = (&args.hpx_cert, &args.hpx_key) {
+        match tether_hub::Hpx::default().tls_spec_from_pem(cert, key) {
+            Ok(spec) => builder = builder.endpoint(spec),
+            Err(e) => {
+                eprintln!("tether serve: {e}");
+                return CANNOT_START;
+            }
+        }
+    }
     for (name, addr) in addrs {
         if let Some(addr) = addr {
             builder = builder.addr(name, addr);

@@ -397,3 +397,62 @@ fn the_hpx_profile_notices_a_stalled_server_by_the_request_deadline() {
     let waited = at("undelivered", None) - at("state", Some("open"));
     assert!((400..3000).contains(&waited), "given up after {waited} ms");
 }
+
+#[test]
+fn serve_runs_hpx_over_tls_and_the_profile_connects_with_the_ca_file() {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("tether-cli-hpx-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let hub = Hub::start(&[
+        "--ephemeral",
+        "--json",
+        "--hpx-cert",
+        cert.to_str().unwrap(),
+        "--hpx-key",
+        key.to_str().unwrap(),
+    ]);
+    let url = hub.url("hpx");
+    assert!(url.starts_with("tls://127.0.0.1:"), "{url}");
+    let out = tether_with_stdin(
+        &[
+            "connect",
+            &url,
+            "--profile",
+            "hpx",
+            "--ca-file",
+            cert.to_str().unwrap(),
+            "--drain",
+        ],
+        b"get_version\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(r#""fname": "get_version", "data": {"core": [0, 1, 2]"#),
+        "{stdout}"
+    );
+    // A key that is not PEM: the hub says so and does not start.
+    let bad = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args([
+            "serve",
+            "--ephemeral",
+            "--hpx-cert",
+            cert.to_str().unwrap(),
+            "--hpx-key",
+        ])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("private key"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

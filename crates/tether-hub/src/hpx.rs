@@ -7,6 +7,9 @@
 //! or inflates past the bound, ends the connection (the real server answers 410 to bad
 //! gzip; the framing cannot tell us more than that the stream is unusable).
 
+use std::{path::Path, sync::Arc};
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use tether::{
     Frame,
     hpx::{HpxCodec, Limits, server::HpxServer},
@@ -70,6 +73,46 @@ impl Hpx {
             transport: Transport::Tls(HpxCodec::factory(Limits::default()), acceptor),
             ..self.spec()
         }
+    }
+}
+
+/// Why a TLS endpoint cannot be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("hpx TLS: {0}")]
+pub struct TlsSetupError(String);
+
+impl Hpx {
+    /// [`Hpx::tls_spec`] with the certificate chain and private key read from PEM files.
+    ///
+    /// # Errors
+    /// [`TlsSetupError`] when a file cannot be read, holds no certificate or key, or the
+    /// key does not fit the certificate.
+    pub fn tls_spec_from_pem(self, cert: &Path, key: &Path) -> Result<EndpointSpec, TlsSetupError> {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| TlsSetupError(format!("cannot read {}: {e}", cert.display())))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| TlsSetupError(format!("bad PEM in {}: {e}", cert.display())))?;
+        if certs.is_empty() {
+            return Err(TlsSetupError(format!(
+                "{} holds no certificate",
+                cert.display()
+            )));
+        }
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+            TlsSetupError(format!(
+                "cannot read a private key from {}: {e}",
+                key.display()
+            ))
+        })?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsSetupError(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsSetupError(e.to_string()))?;
+        Ok(self.tls_spec(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
     }
 }
 

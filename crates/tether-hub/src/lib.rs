@@ -37,7 +37,7 @@ pub use datadivr::{DATADIVR_PATH, DATADIVR_PORT, Datadivr};
 pub use echo::{Echo, EchoAck, Sink};
 pub use endpoint::{EndpointSpec, Transport};
 pub use fault::{DEFAULT_OVERSIZE, Fault, Garbage};
-pub use hpx::{HPX_PASSWORD, HPX_PORT, HPX_USER, Hpx};
+pub use hpx::{HPX_PASSWORD, HPX_PORT, HPX_USER, Hpx, TlsSetupError};
 pub use hub::{CONTROL_PORT, Hub, HubBuilder, HubError};
 pub use registry::{PUSH_QUEUE, Registry, RouteError};
 pub use service::{Close, ConnInfo, Service, Session};
