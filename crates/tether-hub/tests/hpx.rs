@@ -458,3 +458,32 @@ async fn garbage_from_the_server_is_reported_and_answers_no_request() {
     assert_eq!(engine.stats().acked, 2);
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_auto_reconnect_a_dropped_connection_ends_the_session_as_in_the_sdk() {
+    let hub = hub_with(vec![]).await;
+    let c = client(&hub, "plain").limits(tether::hpx::Limits {
+        max_frame: 1 << 20,
+        max_payload: 1 << 20,
+    });
+    c.connect().await.unwrap();
+    c.handshake(None, None, false).await.unwrap();
+    // Too large for our own limit: refused before sending, the connection stays.
+    let err = c
+        .send(json!([{"fname": "echo", "pad": "x".repeat(2 << 20)}]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), 500, "{err}");
+    assert!(c.alive() && c.accepted());
+
+    hub.fault("hpx", &Fault::Drop { code: None }).unwrap();
+    support::until(LIMIT, "the drop to be noticed", || !c.alive()).await;
+    assert!(!c.accepted(), "not accepted once disconnected");
+    let err = c.send(json!([{"fname": "get_version"}])).await.unwrap_err();
+    assert_eq!(err.code(), 500, "not connected: {err}");
+    // Unlike the SDK's socket, connect() works again (close() is what ends a client).
+    c.connect().await.unwrap();
+    assert!(c.handshake(None, None, false).await.unwrap());
+    assert!(c.send(json!([])).await.is_ok());
+    hub.shutdown().await;
+}

@@ -369,13 +369,16 @@ impl HpxClient {
                 self.drop_engine_soon();
                 Err(self.connection_error(format!("timed out after {timeout:?}")))
             }
+            Err(RequestError::Send(SendError::TooLarge { size, limit, .. })) => {
+                // Refused before sending: the connection is fine.
+                Err(self.client_error(format!(
+                    "message of {size} bytes exceeds the limit of {limit} bytes"
+                )))
+            }
             Err(RequestError::Send(e)) => {
                 let state = client.state().borrow().clone();
                 self.drop_engine().await;
                 Err(match e {
-                    SendError::TooLarge { size, limit, .. } => self.client_error(format!(
-                        "message of {size} bytes exceeds the limit of {limit} bytes"
-                    )),
                     SendError::Fatal { reason, .. } => self.connection_error(reason),
                     _ => match state {
                         State::Closed { reason, .. } => self.disconnect_error(reason),
@@ -614,10 +617,12 @@ impl HpxClient {
         state.greeted = false;
     }
 
-    /// Whether the server accepted the handshake (or a session id was given).
+    /// Whether the server accepted the handshake (or a session id was given), on a live
+    /// connection (or, with auto-reconnect, one being re-established).
     #[must_use]
     pub fn accepted(&self) -> bool {
-        self.lock_state().accepted
+        let accepted = self.lock_state().accepted;
+        accepted && (self.auto_reconnect || self.alive())
     }
 
     /// The session id (`""` before authentication).
