@@ -4,8 +4,8 @@
 //! `requestauth`, and the functions `get_version`, `echo` and `get_large`.
 //!
 //! Frames are gzip(JSON) + `<EOF>` ([`tether::hpx::HpxCodec`]). A body that is not gzip,
-//! or inflates past the bound, ends the connection (the real server answers 410 to bad
-//! gzip; the framing cannot tell us more than that the stream is unusable).
+//! or inflates past the bound (a gzip bomb), gets a 410 ParsingError reply, as the real
+//! server answers a gzip failure, and the connection goes on.
 
 use std::{path::Path, sync::Arc};
 
@@ -60,7 +60,7 @@ impl Hpx {
         EndpointSpec {
             name: "hpx".into(),
             default_port: HPX_PORT,
-            transport: Transport::Tcp(HpxCodec::factory(Limits::default())),
+            transport: Transport::Tcp(codec_factory()),
             service: std::sync::Arc::new(self),
         }
     }
@@ -70,7 +70,7 @@ impl Hpx {
     #[must_use]
     pub fn tls_spec(self, acceptor: tokio_rustls::TlsAcceptor) -> EndpointSpec {
         EndpointSpec {
-            transport: Transport::Tls(HpxCodec::factory(Limits::default()), acceptor),
+            transport: Transport::Tls(codec_factory(), acceptor),
             ..self.spec()
         }
     }
@@ -116,6 +116,17 @@ impl Hpx {
     }
 }
 
+/// The hub's codec: an undecodable body becomes an empty binary frame (answered 410).
+fn codec_factory() -> tether::CodecFactory {
+    Arc::new(|| {
+        let on_bad_body = Arc::new(|e: &tether::CodecError| {
+            tracing::debug!(error = %e, "hpx: undecodable body, answering 410");
+        });
+        Box::new(HpxCodec::new(Limits::default()).on_bad_body(on_bad_body))
+            as Box<dyn tether::FrameCodec>
+    })
+}
+
 struct HpxSession {
     server: HpxServer,
 }
@@ -134,7 +145,11 @@ impl Session for HpxSession {
     }
 
     fn on_frame(&mut self, frame: Frame, out: &mut Vec<Frame>) -> Result<(), Close> {
-        let reply = self.server.handle(frame.payload());
+        let reply = match &frame {
+            // The codec's stand-in for a body it could not decompress.
+            Frame::Binary(b) if b.is_empty() => self.server.undecodable(),
+            _ => self.server.handle(frame.payload()),
+        };
         out.push(Frame::text(reply.to_python_json()));
         Ok(())
     }

@@ -487,3 +487,57 @@ async fn without_auto_reconnect_a_dropped_connection_ends_the_session_as_in_the_
     assert!(c.send(json!([])).await.is_ok());
     hub.shutdown().await;
 }
+
+/// Writes raw bytes to the hub's hpx endpoint and reads `count` replies with the codec.
+async fn raw_exchange(hub: &Hub, bytes: &[u8], count: usize) -> Vec<tether::hpx::Message> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_util::codec::Decoder;
+    let mut tcp = tokio::net::TcpStream::connect(addr_of(hub, "hpx"))
+        .await
+        .unwrap();
+    tcp.write_all(bytes).await.unwrap();
+    let mut codec = tether::hpx::HpxCodec::default();
+    let mut buf = bytes::BytesMut::new();
+    let mut replies = Vec::new();
+    within(LIMIT, "the replies", async {
+        while replies.len() < count {
+            while let Some(payload) = codec.decode(&mut buf).unwrap() {
+                replies.push(tether::hpx::Message::parse(&payload).unwrap());
+            }
+            if replies.len() < count {
+                let mut chunk = [0u8; 4096];
+                let n = tcp.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "the hub closed the connection");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    })
+    .await;
+    replies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_answers_bad_gzip_and_a_gzip_bomb_with_410_and_goes_on() {
+    let hub = hub_with(vec![]).await;
+    // Not gzip; then 100 MiB of zeros (about 100 KiB compressed) past the 64 MiB bound;
+    // then a good request on the same connection.
+    let mut bytes = b"definitely not gzip<EOF>".to_vec();
+    let zeros = vec![0u8; 1 << 20];
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..100 {
+        std::io::Write::write_all(&mut bomb, &zeros).unwrap();
+    }
+    bytes.extend_from_slice(&bomb.finish().unwrap());
+    bytes.extend_from_slice(b"<EOF>");
+    bytes.extend_from_slice(&tether::hpx::gzip(
+        br#"{"session": "", "name": "raw", "data": {}}"#,
+        5,
+    ));
+    bytes.extend_from_slice(b"<EOF>");
+    let replies = raw_exchange(&hub, &bytes, 4).await;
+    assert!(replies[0].is_greeting());
+    assert_eq!(replies[1].error.as_ref().map(|e| e.code), Some(410));
+    assert_eq!(replies[2].error.as_ref().map(|e| e.code), Some(410));
+    assert_eq!(replies[3].data, json!("Authenticated"));
+    hub.shutdown().await;
+}

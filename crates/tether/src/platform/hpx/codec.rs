@@ -74,7 +74,12 @@ pub struct HpxCodec {
     on_write: Option<OnWrite>,
     /// The current session, for frames built with [`SESSION_PLACEHOLDER`].
     session: Option<SessionSource>,
+    /// Told why a complete body could not be decoded (engine path).
+    on_bad_body: Option<OnBadBody>,
 }
+
+/// A callback told why a complete body (its `<EOF>` was found) could not be decoded.
+pub type OnBadBody = Arc<dyn Fn(&CodecError) + Send + Sync>;
 
 /// A callback given each payload as it is written.
 pub type OnWrite = Arc<dyn Fn(&[u8]) + Send + Sync>;
@@ -96,6 +101,7 @@ impl std::fmt::Debug for HpxCodec {
             .field("limits", &self.limits)
             .field("on_write", &self.on_write.is_some())
             .field("session_source", &self.session.is_some())
+            .field("on_bad_body", &self.on_bad_body.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -109,7 +115,21 @@ impl HpxCodec {
             scanned: 0,
             on_write: None,
             session: None,
+            on_bad_body: None,
         }
+    }
+
+    /// Makes a complete body that cannot be decoded (not gzip, or inflating past
+    /// [`Limits::max_payload`]: a gzip bomb) a message-level failure on the engine path:
+    /// `on_bad_body` is told why, and [`FrameCodec::decode`] yields an empty binary frame
+    /// in its place (which a successful decode never yields: an empty payload is an
+    /// empty text frame), so the stream goes on with the next message. Without it, such
+    /// a body fails the connection. A peer that sends more than [`Limits::max_frame`]
+    /// without a marker fails the connection either way.
+    #[must_use]
+    pub fn on_bad_body(mut self, on_bad_body: OnBadBody) -> Self {
+        self.on_bad_body = Some(on_bad_body);
+        self
     }
 
     /// Fills in the session of frames that start `{"session": "<placeholder>"` (see
@@ -255,8 +275,19 @@ impl Encoder<&[u8]> for HpxCodec {
 
 impl FrameCodec for HpxCodec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
-        Ok(Decoder::decode(self, src)?
-            .map(|payload| Frame::text_from_bytes(payload).unwrap_or_else(Frame::Binary)))
+        let before = src.len();
+        match Decoder::decode(self, src) {
+            Ok(payload) => Ok(payload
+                .map(|payload| Frame::text_from_bytes(payload).unwrap_or_else(Frame::Binary))),
+            // The body and its marker were taken: the stream is still in step.
+            Err(e) if src.len() < before && self.on_bad_body.is_some() => {
+                if let Some(on_bad_body) = &self.on_bad_body {
+                    on_bad_body(&e);
+                }
+                Ok(Some(Frame::Binary(Bytes::new())))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
@@ -466,6 +497,41 @@ mod tests {
         let size = (chunks * MIB as u64) as u32; // ISIZE is the size mod 2^32
         bomb.write_all(&size.to_le_bytes()).unwrap();
         bomb
+    }
+
+    #[test]
+    fn with_on_bad_body_a_bad_body_is_skipped_and_the_stream_goes_on() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let limits = Limits {
+            max_frame: 1 << 20,
+            max_payload: 100,
+        };
+        let mut codec = HpxCodec::new(limits).on_bad_body(Arc::new(move |e: &CodecError| {
+            record.lock().unwrap().push(e.to_string());
+        }));
+        let mut buf = BytesMut::from(&b"not gzip<EOF>"[..]);
+        buf.extend_from_slice(&wire(&[vec![b'a'; 101]]));
+        buf.extend_from_slice(&wire(&[b"{}".to_vec(), Vec::new()]));
+        let mut frames = Vec::new();
+        while let Some(f) = FrameCodec::decode(&mut codec, &mut buf).unwrap() {
+            frames.push(f);
+        }
+        assert_eq!(
+            frames,
+            [
+                Frame::Binary(Bytes::new()),
+                Frame::Binary(Bytes::new()),
+                Frame::text("{}"),
+                Frame::text("")
+            ]
+        );
+        let seen = seen.lock().unwrap();
+        assert!(seen[0].contains("invalid gzip"), "{seen:?}");
+        assert!(seen[1].contains("100 bytes"), "{seen:?}");
+        // No marker within the bound is still fatal: nothing to step over.
+        let mut buf = BytesMut::from(&vec![7u8; (1 << 20) + 10][..]);
+        assert!(FrameCodec::decode(&mut codec, &mut buf).is_err());
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub mod server;
 
 pub use client::{DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUT, HpxClient, blocking};
 pub use codec::{
-    EOF_MARKER, HpxCodec, LEVEL, Limits, OnWrite, SESSION_PLACEHOLDER, SessionSource, gunzip, gzip,
+    EOF_MARKER, HpxCodec, LEVEL, Limits, OnBadBody, OnWrite, SESSION_PLACEHOLDER, SessionSource,
+    gunzip, gzip,
 };
 pub use error::{HpxError, ServerCode};
 pub use json::{PARSER as JSON_PARSER, parse_json};

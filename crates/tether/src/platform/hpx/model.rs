@@ -69,6 +69,9 @@ pub enum ParseError {
     /// An object whose known keys have the wrong types.
     #[error("invalid message: {0}")]
     Invalid(String),
+    /// The body could not be decoded at all (not gzip, or inflating past the bound).
+    #[error("undecodable body: {0}")]
+    Body(String),
 }
 
 impl Message {

@@ -165,6 +165,8 @@ pub(crate) struct HpxState {
     pub(crate) auto_login: bool,
     /// Keys of the frames written on this connection and not answered yet, oldest first.
     pub(crate) unanswered: VecDeque<AckKey>,
+    /// Why bodies the codec could not decode failed, oldest first.
+    pub(crate) bad_bodies: VecDeque<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,7 +319,14 @@ impl Hpx {
                 let why = match other {
                     Ok(Message { error: Some(e), .. }) => format!("{}: {}", e.code, e.msg),
                     Ok(m) => format!("unexpected handshake reply {}", m.data),
-                    Err(e) => e.to_string(),
+                    Err(e) => {
+                        // Not a refusal: an unreadable reply. Try again.
+                        out.fail(ConnectionError::ProtocolViolation {
+                            code: 1002,
+                            detail: format!("unreadable handshake reply: {e}"),
+                        });
+                        return;
+                    }
                 };
                 let why = match &state.credentials {
                     Some(c) => c.scrub(&why),
@@ -345,7 +354,20 @@ impl Protocol for Hpx {
     }
 
     fn on_frame(&mut self, frame: Frame, out: &mut Output<Reply>) -> Result<(), DecodeError> {
-        let reply = Reply::from_frame(&frame);
+        let reply = if matches!(&frame, Frame::Binary(b) if b.is_empty()) {
+            // The codec's stand-in for a body it could not decode (bad gzip, a bomb).
+            let why = self
+                .lock()
+                .bad_bodies
+                .pop_front()
+                .unwrap_or_else(|| "undecodable body".into());
+            Reply {
+                text: Arc::from(""),
+                message: Err(ParseError::Body(why)),
+            }
+        } else {
+            Reply::from_frame(&frame)
+        };
         let name = reply.name();
         let decoded = reply
             .message
@@ -386,6 +408,7 @@ impl Protocol for Hpx {
         state.open = false;
         state.greeted = false;
         state.unanswered.clear();
+        state.bad_bodies.clear();
     }
 
     fn codec(&self) -> Option<CodecFactory> {
@@ -416,10 +439,24 @@ impl Protocol for Hpx {
                     }
                 })
             };
+            let on_bad_body = {
+                let state = state.clone();
+                Arc::new(move |e: &crate::CodecError| {
+                    tracing::warn!(error = %e, "undecodable HPX message skipped");
+                    if let Some(state) = state.upgrade() {
+                        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
+                        if state.bad_bodies.len() >= MAX_UNANSWERED {
+                            state.bad_bodies.pop_front();
+                        }
+                        state.bad_bodies.push_back(e.to_string());
+                    }
+                })
+            };
             Box::new(
                 HpxCodec::new(limits)
                     .on_write(on_write)
-                    .session_source(session),
+                    .session_source(session)
+                    .on_bad_body(on_bad_body),
             ) as Box<dyn crate::FrameCodec>
         }))
     }
@@ -508,6 +545,28 @@ mod tests {
             Frame::text(r#"{"session": "", "name": "server", "data": 1}"#),
         );
         assert!(out.inbound[0].ack.is_none());
+    }
+
+    #[test]
+    fn an_undecodable_body_is_a_decode_error_that_still_answers_its_request() {
+        let mut p = Hpx::new("c");
+        p.on_open(&mut Output::default());
+        let _ = feed(&mut p, greeting());
+        write(&p, "asked");
+        let mut codec = (p.codec().unwrap())();
+        let mut wire = bytes::BytesMut::from(&b"not gzip<EOF>"[..]);
+        let frame = codec.decode(&mut wire).unwrap().expect("a stand-in frame");
+        let (r, out) = feed(&mut p, frame);
+        let e = r.unwrap_err();
+        assert!(e.reason.contains("invalid gzip"), "{e}");
+        assert_eq!(
+            out.inbound[0].ack,
+            Some(Ack::accepted(request_key(b"asked")))
+        );
+        assert!(matches!(
+            out.inbound[0].event.message,
+            Err(ParseError::Body(_))
+        ));
     }
 
     #[test]

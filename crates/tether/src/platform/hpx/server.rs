@@ -139,6 +139,17 @@ impl HpxServer {
         id
     }
 
+    /// The reply to a body that could not be decompressed (410 ParsingError, as the
+    /// real server answers a gzip failure).
+    #[must_use]
+    pub fn undecodable(&self) -> Message {
+        self.error(
+            "",
+            ServerCode::ParsingError,
+            "Failed to decompress the message (not gzip, or too large once inflated)",
+        )
+    }
+
     /// The reply to one decompressed request.
     #[must_use]
     pub fn handle(&self, payload: &[u8]) -> Message {
