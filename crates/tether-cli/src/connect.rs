@@ -12,8 +12,10 @@ use tether::{
     BackoffConfig, Client, ClientConfig, Event, Events, Policy, State,
     datadivr::DatadivrClient,
     gather::GatherClient,
+    hpx::{Credentials, Hpx, Limits},
     moobius::{Builders, Mode, MoobiusClient},
     raw::Raw,
+    transport::{Endpoint, Scheme},
 };
 use tokio::{
     io::AsyncBufReadExt,
@@ -22,7 +24,10 @@ use tokio::{
 
 use crate::{
     interactive, output,
-    profile::{DatadivrProfile, GatherProfile, MoobiusProfile, Profile as LineProfile, RawProfile},
+    profile::{
+        DatadivrProfile, GatherProfile, HpxProfile, MoobiusProfile, Profile as LineProfile,
+        RawProfile,
+    },
 };
 
 /// Exit codes of the CLI contract.
@@ -58,6 +63,9 @@ pub enum Profile {
     /// "recipients": "u", "subtype": "text", "content": {"text": "hi"}}`) or a full
     /// message (a JSON object with `type`).
     Moobius,
+    /// HappyPanda X over tcp:// or tls://: logs in (guest, or `--user`/`--password`), then
+    /// each line is the `data` of one request (JSON, or `fname [kwargs-json]`).
+    Hpx,
 }
 
 /// Who a moobius client logs in as.
@@ -136,6 +144,19 @@ pub struct ConnectArgs {
     /// Send stdin lines verbatim as text frames (raw profile).
     #[arg(long)]
     pub text: bool,
+    /// hpx: log in as this user (default: as a guest).
+    #[arg(long, requires = "password")]
+    pub user: Option<String>,
+    /// hpx: the user's password. Never printed.
+    #[arg(long, env = "TETHER_HPX_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// hpx: the client name sent in every message.
+    #[arg(long, default_value = "tether")]
+    pub name: String,
+    /// hpx: each request's deadline in seconds (HPX has no heartbeat: this, and TCP
+    /// keepalive, notice a stalled server).
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub request_timeout: Duration,
     /// Token; for raw over WebSocket it is sent as `Authorization: Bearer T`; hiven logs
     /// in with it (and sends it to the REST API); for moobius it is the access token of
     /// the login message. Never printed.
@@ -226,7 +247,38 @@ impl ConnectArgs {
         if let Some(ca) = &self.ca_file {
             config = config.ca_file(ca);
         }
+        if let Some(password) = &self.password {
+            // Scrubbed from everything the engine reports.
+            config = config.token(password.as_str());
+        }
         config
+    }
+
+    /// The HPX protocol, logging in after every greeting.
+    fn hpx(&self) -> Result<Hpx, String> {
+        let endpoint = Endpoint::parse(&self.url).map_err(|e| e.to_string())?;
+        if !matches!(endpoint.scheme(), Scheme::Tcp | Scheme::Tls) {
+            return Err(format!(
+                "{}: the hpx profile runs over tcp:// or tls://",
+                self.url
+            ));
+        }
+        let credentials = match (&self.user, &self.password) {
+            (Some(user), Some(password)) => Credentials::User {
+                user: user.clone(),
+                password: password.as_str().into(),
+            },
+            (None, None) => Credentials::Guest,
+            (None, Some(_)) => return Err("--password needs --user".into()),
+            (Some(_), None) => return Err("--user needs --password".into()),
+        };
+        let limits = Limits {
+            max_frame: self.max_message_size.saturating_add(1024),
+            max_payload: self.max_message_size,
+        };
+        Ok(Hpx::new(self.name.clone())
+            .limits(limits)
+            .login(credentials))
     }
 
     fn raw(&self) -> Raw {
@@ -281,6 +333,28 @@ pub async fn run(args: ConnectArgs) -> u8 {
             Err(e) => usage(&e),
         },
         Profile::Gather => gather(&args).await,
+        Profile::Hpx => {
+            // The typed protocol logs in (and again after each reconnect) before any
+            // line flows; lines go through its envelope.
+            let hpx = match args.hpx() {
+                Ok(hpx) => hpx,
+                Err(e) => return usage(&e),
+            };
+            match Client::builder(hpx.clone())
+                .url(&args.url)
+                .config(args.config())
+                .start()
+            {
+                Ok((client, events)) => {
+                    let profile = HpxProfile {
+                        protocol: hpx,
+                        deadline: args.request_timeout,
+                    };
+                    session(client, events, profile, &args).await
+                }
+                Err(e) => usage(&e),
+            }
+        }
     }
 }
 

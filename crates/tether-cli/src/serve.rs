@@ -60,6 +60,15 @@ pub struct ServeArgs {
     /// Address of the Gather HTTP API, game-server assignment (default 127.0.0.1:8776, root /api/v2/).
     #[arg(long = "gather-api", value_name = "ADDR")]
     pub gather_api: Option<SocketAddr>,
+    /// Address of the hpx endpoint (default 127.0.0.1:7007, TCP).
+    #[arg(long, value_name = "ADDR")]
+    pub hpx: Option<SocketAddr>,
+    /// Serve hpx over TLS (`tls://`) with this certificate chain (PEM); needs --hpx-key.
+    #[arg(long, value_name = "PEM", requires = "hpx_key")]
+    pub hpx_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --hpx-cert.
+    #[arg(long, value_name = "PEM", requires = "hpx_cert")]
+    pub hpx_key: Option<std::path::PathBuf>,
     /// Address of the control API (default 127.0.0.1:8790).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
@@ -85,8 +94,18 @@ pub async fn run(args: ServeArgs) -> u8 {
         ("moobius", args.moobius),
         ("gather", args.gather),
         ("gather-api", args.gather_api),
+        ("hpx", args.hpx),
         ("control", args.control),
     ];
+    if let (Some(cert), Some(key)) = (&args.hpx_cert, &args.hpx_key) {
+        match tether_hub::Hpx::default().tls_spec_from_pem(cert, key) {
+            Ok(spec) => builder = builder.endpoint(spec),
+            Err(e) => {
+                eprintln!("tether serve: {e}");
+                return CANNOT_START;
+            }
+        }
+    }
     for (name, addr) in addrs {
         if let Some(addr) = addr {
             builder = builder.addr(name, addr);

@@ -89,6 +89,7 @@ fn serve_prints_every_endpoint_then_ready() {
             "gather",
             "hiven",
             "moobius",
+            "hpx",
             "hiven-api",
             "gather-api",
             "control"
@@ -114,12 +115,13 @@ fn serve_prints_every_endpoint_then_ready() {
         lines[6].starts_with("moobius ws://127.0.0.1:") && lines[6].ends_with('/'),
         "{lines:?}"
     );
+    assert!(lines[7].starts_with("hpx tcp://127.0.0.1:"), "{lines:?}");
     assert!(
-        lines[7].starts_with("hiven-api http://127.0.0.1:") && lines[7].ends_with("/v1"),
+        lines[8].starts_with("hiven-api http://127.0.0.1:") && lines[8].ends_with("/v1"),
         "{lines:?}"
     );
     assert!(
-        lines[8].starts_with("gather-api http://127.0.0.1:") && lines[8].ends_with("/api/v2/"),
+        lines[9].starts_with("gather-api http://127.0.0.1:") && lines[9].ends_with("/api/v2/"),
         "{lines:?}"
     );
     assert!(
@@ -265,4 +267,224 @@ fn the_datadivr_profile_sends_through_the_typed_client_and_rejects_invalid_lines
         echo["data"]["from_id"], sum["data"]["to"],
         "the hub stamped the sender's id"
     );
+}
+
+#[test]
+fn the_hpx_profile_logs_in_and_sends_each_line_as_data() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let url = hub.url("hpx");
+    assert!(url.starts_with("tcp://127.0.0.1:"), "{url}");
+    let out = tether_with_stdin(
+        &[
+            "connect",
+            &url,
+            "--profile",
+            "hpx",
+            "--user",
+            "admin",
+            "--password",
+            "admin",
+            "--name",
+            "cli",
+            "--drain",
+        ],
+        b"get_version\n{broken\n[{\"fname\": \"echo\", \"msg\": \"h\xc3\xa9\"}]\necho [1]\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stdin line 2: not JSON"), "{stderr}");
+    assert!(
+        stderr.contains("stdin line 4: the arguments after \"echo\" must be a JSON object"),
+        "{stderr}"
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let datas: Vec<&Value> = lines.iter().map(|l| &l["data"]).collect();
+    assert_eq!(datas.len(), 4, "greeting, login and two replies: {datas:?}");
+    assert_eq!(datas[0]["data"]["guest_allowed"], true, "the greeting");
+    assert_eq!(datas[1]["data"], "Authenticated");
+    let session = datas[1]["session"].as_str().unwrap();
+    assert_eq!(session.len(), 32, "{datas:?}");
+    // Lines queued before the login carry the session it gave.
+    assert_eq!(datas[2]["session"], session);
+    assert_eq!(datas[2]["data"][0]["fname"], "get_version");
+    assert_eq!(
+        datas[2]["data"][0]["data"]["core"],
+        serde_json::json!([0, 1, 2])
+    );
+    assert_eq!(datas[3]["data"][0]["data"]["msg"], "h\u{e9}");
+}
+
+#[test]
+fn the_hpx_profile_exits_3_on_a_wrong_password_and_never_prints_it() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let out = tether_with_stdin(
+        &[
+            "connect",
+            &hub.url("hpx"),
+            "--profile",
+            "hpx",
+            "--user",
+            "admin",
+            "--password",
+            "hunter2-wrong",
+            "--events",
+            "--drain",
+        ],
+        b"get_version\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("411: Wrong credentials"), "{stderr}");
+    assert!(
+        !stderr.contains("hunter2") && !stdout.contains("hunter2"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains(r#""state":"closed""#) && l.contains(r#""fatal":true"#)),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_hpx_profile_wants_a_tcp_url_and_both_credentials() {
+    for (args, want) in [
+        (
+            vec!["connect", "ws://127.0.0.1:1/", "--profile", "hpx"],
+            "tcp:// or tls://",
+        ),
+        (
+            vec![
+                "connect",
+                "tcp://127.0.0.1:1",
+                "--profile",
+                "hpx",
+                "--password",
+                "x",
+            ],
+            "--password needs --user",
+        ),
+    ] {
+        let out = tether_with_stdin(&args, b"");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_hpx_profile_notices_a_stalled_server_by_the_request_deadline() {
+    let hub = Hub::start(&["--ephemeral", "--json"]);
+    let control = hub.url("control");
+    let stall = tether_with_stdin(&["fault", "--control", &control, "stall", "hpx"], b"");
+    assert_eq!(
+        stall.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&stall.stderr)
+    );
+    // Stalled before the greeting: nothing can be logged in, the line's deadline passes.
+    let out = tether_with_stdin(
+        &[
+            "connect",
+            &hub.url("hpx"),
+            "--profile",
+            "hpx",
+            "--request-timeout",
+            "0.5",
+            "--drain",
+            "--drain-timeout",
+            "5",
+            "--events",
+        ],
+        b"get_version\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The request gives up at its deadline and is handed back as `undelivered`. (With
+    // --drain the exit code is the drain's: nothing is left pending, so 0.)
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |kind: &str, state: Option<&str>| {
+        events
+            .iter()
+            .find(|e| e["type"] == kind && state.is_none_or(|s| e["state"] == s))
+            .and_then(|e| e["at"].as_u64())
+            .unwrap_or_else(|| panic!("no {kind} {state:?} in {stdout}"))
+    };
+    let undelivered = events
+        .iter()
+        .find(|e| e["type"] == "undelivered")
+        .expect("the request is handed back");
+    assert_eq!(undelivered["reason"], "deadline", "{stdout}");
+    assert_eq!(undelivered["data"]["data"][0]["fname"], "get_version");
+    let waited = at("undelivered", None) - at("state", Some("open"));
+    assert!((400..3000).contains(&waited), "given up after {waited} ms");
+}
+
+#[test]
+fn serve_runs_hpx_over_tls_and_the_profile_connects_with_the_ca_file() {
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("tether-cli-hpx-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let hub = Hub::start(&[
+        "--ephemeral",
+        "--json",
+        "--hpx-cert",
+        cert.to_str().unwrap(),
+        "--hpx-key",
+        key.to_str().unwrap(),
+    ]);
+    let url = hub.url("hpx");
+    assert!(url.starts_with("tls://127.0.0.1:"), "{url}");
+    let out = tether_with_stdin(
+        &[
+            "connect",
+            &url,
+            "--profile",
+            "hpx",
+            "--ca-file",
+            cert.to_str().unwrap(),
+            "--drain",
+        ],
+        b"get_version\n",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(r#""fname": "get_version", "data": {"core": [0, 1, 2]"#),
+        "{stdout}"
+    );
+    // A key that is not PEM: the hub says so and does not start.
+    let bad = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args([
+            "serve",
+            "--ephemeral",
+            "--hpx-cert",
+            cert.to_str().unwrap(),
+            "--hpx-key",
+        ])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("private key"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

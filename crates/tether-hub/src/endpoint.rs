@@ -26,6 +26,8 @@ pub enum Transport {
     },
     /// A TCP stream framed by a platform codec.
     Tcp(CodecFactory),
+    /// TLS over TCP (the acceptor's certificate), framed by a platform codec.
+    Tls(CodecFactory, tokio_rustls::TlsAcceptor),
 }
 
 impl std::fmt::Debug for Transport {
@@ -33,6 +35,7 @@ impl std::fmt::Debug for Transport {
         match self {
             Transport::WebSocket { path } => write!(f, "WebSocket({path})"),
             Transport::Tcp(_) => f.write_str("Tcp"),
+            Transport::Tls(..) => f.write_str("Tls"),
         }
     }
 }
@@ -91,6 +94,7 @@ impl EndpointShared {
         match &self.spec.transport {
             Transport::WebSocket { path } => format!("ws://{}{}", self.addr, path),
             Transport::Tcp(_) => format!("tcp://{}", self.addr),
+            Transport::Tls(..) => format!("tls://{}", self.addr),
         }
     }
 

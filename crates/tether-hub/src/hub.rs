@@ -18,6 +18,7 @@ use crate::{
     fault::Fault,
     gather::{GATHER_API_PORT, GATHER_API_ROOT, GATHER_PORT, Gather},
     hiven::{HIVEN_API_PORT, HIVEN_API_PREFIX, HIVEN_PATH, HIVEN_PORT, Hiven},
+    hpx::Hpx,
     listener,
     moobius::{MOOBIUS_PATH, MOOBIUS_PORT, Moobius},
     stats::EndpointStats,
@@ -69,7 +70,7 @@ impl HubBuilder {
     /// The default hub: `echo` (8700), `echo-ack` (8701), `sink` (8702), `datadivr`
     /// (8765, `/ws`), `gather` (8775, `/`) with its HTTP API `gather-api` (8776,
     /// `/api/v2/`), `hiven` (8780, `/socket`), `hiven-api` (HTTP, 8781, `/v1`), `moobius`
-    /// (8785, `/`) and `control` (8790) on 127.0.0.1.
+    /// (8785, `/`), `hpx` (7007, TCP) and `control` (8790) on 127.0.0.1.
     #[must_use]
     pub fn new() -> Self {
         let ws = |path: &str| Transport::WebSocket {
@@ -122,6 +123,7 @@ impl HubBuilder {
                     transport: ws(MOOBIUS_PATH),
                     service: Arc::new(Moobius::default()),
                 },
+                Hpx::default().spec(),
             ],
             addrs: Vec::new(),
             apis: vec![ApiSpec {

@@ -28,6 +28,7 @@ mod endpoint;
 mod fault;
 mod gather;
 mod hiven;
+mod hpx;
 mod hub;
 mod listener;
 mod moobius;
@@ -47,6 +48,7 @@ pub use hiven::{
     CLOSE_DECODE_ERROR, CLOSE_HEARTBEAT_TIMEOUT, CLOSE_INVALID_TOKEN, HIVEN_API_PORT,
     HIVEN_API_PREFIX, HIVEN_PATH, HIVEN_PORT, HOUSE_JOIN_DELAY, Hiven, MIN_HEARTBEAT_MS, OWNER_ID,
 };
+pub use hpx::{HPX_PASSWORD, HPX_PORT, HPX_USER, Hpx, TlsSetupError};
 pub use hub::{CONTROL_PORT, Hub, HubBuilder, HubError};
 pub use moobius::{MOOBIUS_PATH, MOOBIUS_PORT, Moobius};
 pub use registry::{PUSH_QUEUE, Registry, RouteError};

@@ -193,6 +193,21 @@ async fn serve(
                 };
                 (framed(stream, codec()), info)
             }
+            Transport::Tls(codec, acceptor) => {
+                let tls = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                    .await
+                    .ok()?
+                    .ok()?;
+                let info = ConnInfo {
+                    id,
+                    peer,
+                    path: String::new(),
+                    query: None,
+                    headers: Vec::new(),
+                    registry: endpoint.registry.clone(),
+                };
+                (framed(tls, codec()), info)
+            }
         };
         Some((transport, info))
     }

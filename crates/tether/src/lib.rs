@@ -77,6 +77,8 @@ pub use platform::datadivr;
 pub use platform::gather;
 #[cfg(feature = "hiven")]
 pub use platform::hiven;
+#[cfg(feature = "hpx")]
+pub use platform::hpx;
 #[cfg(feature = "moobius")]
 pub use platform::moobius;
 #[cfg(feature = "raw")]

@@ -8,11 +8,13 @@ use tether::Outgoing;
 mod datadivr;
 mod gather;
 pub mod hiven;
+mod hpx;
 mod moobius;
 mod raw;
 
 pub use datadivr::DatadivrProfile;
 pub use gather::GatherProfile;
+pub use hpx::HpxProfile;
 pub use moobius::MoobiusProfile;
 pub use raw::RawProfile;
 

@@ -10,5 +10,7 @@ pub mod datadivr;
 pub mod gather;
 #[cfg(feature = "hiven")]
 pub mod hiven;
+#[cfg(feature = "hpx")]
+pub mod hpx;
 #[cfg(feature = "moobius")]
 pub mod moobius;
