@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The benchmark suite (issue 9, part 3): tether (`tether bench`) against the peers a user
+# would pick instead — bare tokio-websockets (one flush per message, and --batch: many
+# messages per flush), bare tokio-tungstenite, Python websockets, aiohttp and picows —
+# in ONE run against the SAME hub process (`tether serve --ephemeral --json`).
+# Prints the raw figures, the ratios tether / baseline the targets name, the commit, the
+# CPU model and the date; the whole result is also saved as JSON under reports/.
+#
+# Usage: scripts/bench.sh [--quick] [--json] [--runs N] [--only W1,W2] [--programs a,b]
+#   --quick     small counts (a smoke run of a minute or two)
+#   --json      print the result as one JSON document instead of tables
+#   --runs N    run every cell N times; tables show medians, the JSON keeps every run
+#   --only      a subset of the workloads W1..W5
+#   --programs  a subset of: tether, bare-tokio-websockets, bare-tokio-websockets-batch,
+#               bare-tungstenite, python-websockets, python-aiohttp, python-picows
+# The Python clients are installed into .venv-bench (created if missing; idempotent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv-bench
+python_pkgs=(websockets aiohttp picows)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+log "building (release): tether-cli, tether-benches"
+cargo build --release --locked -q -p tether-cli --bin tether
+cargo build --release --locked -q -p tether-benches
+
+if ! "$venv/bin/python" -c 'import websockets, aiohttp, picows' 2>/dev/null; then
+  log "installing ${python_pkgs[*]} into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_pkgs[@]}"
+fi
+
+stamp=$(date -u +%Y%m%d-%H%M%S)
+exec "$venv/bin/python" benches/python/suite.py \
+  --root "$PWD" \
+  --python "$PWD/$venv/bin/python" \
+  --tether "$PWD/target/release/tether" \
+  --commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '-dirty')" \
+  --save "reports/bench-$stamp.json" \
+  "$@"
