@@ -11,6 +11,7 @@
 #   --json      print the result as one JSON document instead of tables
 #   --runs N    run every cell N times; tables show medians, the JSON keeps every run
 #   --only      a subset of the workloads W1..W5
+#   --priority N  nice value for the hub and all clients (e.g. -10 while others compile)
 #   --programs  a subset of: tether, bare-tokio-websockets, bare-tokio-websockets-batch,
 #               bare-tungstenite, python-websockets, python-aiohttp, python-picows
 # The Python clients are installed into .venv-bench (created if missing; idempotent).

@@ -137,6 +137,8 @@ def run_one(hub: Hub, prog: Program, w: Workload, timeout: float, clients: int =
     server_cpu = hub.cpu_seconds() - cpu0
     lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
     if done.returncode != 0 or not lines:
+        if "unrecognized subcommand" in done.stderr:
+            return {"error": f"`{' '.join(prog.argv)}` is not available in this build"}
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"exit {done.returncode}: {tail[:160]}"}
     result = json.loads(lines[-1])
@@ -151,6 +153,14 @@ def run_one(hub: Hub, prog: Program, w: Workload, timeout: float, clients: int =
 def median_of(results: list[dict], key: str):
     vals = [r[key] for r in results if isinstance(r.get(key), (int, float))]
     return statistics.median(vals) if vals else None
+
+
+def spread(results: list[dict], key: str):
+    """(max - min) / median of a figure over the runs, in percent."""
+    vals = [r[key] for r in results if isinstance(r.get(key), (int, float))]
+    if len(vals) < 2 or not statistics.median(vals):
+        return None
+    return 100 * (max(vals) - min(vals)) / statistics.median(vals)
 
 
 def fmt(v, key: str = "") -> str:
@@ -201,7 +211,11 @@ def main() -> int:
     ap.add_argument("--tether", required=True)
     ap.add_argument("--commit", default="unknown")
     ap.add_argument("--save", default="", help="also write the JSON result to this file")
+    ap.add_argument("--priority", type=int, default=None,
+                    help="nice value for the hub and every client (e.g. -10 on a busy machine; needs root)")
     a = ap.parse_args()
+    if a.priority is not None:
+        os.setpriority(os.PRIO_PROCESS, 0, a.priority)  # inherited by the hub and the clients
 
     root = Path(a.root)
     ws = [w for w in workloads(a.quick) if not a.only or w.key in a.only.split(",")]
@@ -247,6 +261,7 @@ def main() -> int:
                            "after": [round(x, 2) for x in os.getloadavg()]},
         "quick": a.quick,
         "runs": a.runs,
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),
         "workloads": {w.key: {"title": w.title, "flags": w.flags, "metric": w.metric, "target": w.target} for w in ws},
         "results": cells,
         "server_check": server_check,
@@ -271,7 +286,8 @@ def main() -> int:
     m = result["machine"]
     print(f"tether benchmark suite  commit {a.commit}  {result['date']}")
     print(f"machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}"
-          f"{'  (QUICK: small counts)' if a.quick else ''}  runs per cell: {a.runs} (median)")
+          f"{'  (QUICK: small counts)' if a.quick else ''}  runs per cell: {a.runs} (median)"
+          f"  nice {result['nice']}")
     la = result["loadavg_1_5_15"]
     print(f"load average (1/5/15 min) before: {la['before']}  after: {la['after']}"
           "  (other work on the machine competes for the 2 cores)")
@@ -289,6 +305,12 @@ def main() -> int:
     rows.append(["(hub)", "server_cpu_pct (W1)"]
                 + [fmt(median_of(cells.get("W1", {}).get(n, []), "server_cpu_pct"), "_pct") for n in names])
     print(_table_with_label(rows))
+    if a.runs > 1:
+        print()
+        vrows = [["spread between runs, (max - min) / median", "figure"] + names]
+        for w in ws:
+            vrows.append([w.key, w.metric] + [fmt(spread(cells[w.key].get(n, []), w.metric), "_pct") for n in names])
+        print(table(vrows))
     failed = [(k, n, runs[-1]["error"]) for k, byp in cells.items() for n, runs in byp.items() if _failed(runs)]
     if failed:
         print()

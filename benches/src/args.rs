@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// Write many messages per flush (the reference figure) instead of one flush each.
     #[arg(long)]
     pub batch: bool,
+    /// Disable Nagle's algorithm (TCP_NODELAY) on the client socket. Not the library's
+    /// default, so not the usual way; tether sets it, and this shows what it is worth.
+    #[arg(long)]
+    pub nodelay: bool,
     /// Print one JSON object (the only output form; accepted for the shared contract).
     #[arg(long)]
     pub json: bool,

@@ -16,14 +16,19 @@ pub mod workload;
 pub use args::BenchArgs;
 pub use conn::{Conn, Connector, Incoming, Outgoing};
 
-/// Parses the arguments, runs the chosen workload with `connector` and prints the report.
+/// Parses the arguments, runs the chosen workload with the connector `make` builds from
+/// them, and prints the report.
 ///
 /// `client` names the baseline in the report (e.g. `bare-tokio-websockets`).
-pub async fn main_with<C: Connector>(client: &str, connector: C) -> anyhow::Result<()> {
+pub async fn main_with<C: Connector>(
+    client: &str,
+    make: impl FnOnce(&BenchArgs) -> C,
+) -> anyhow::Result<()> {
     use clap::Parser;
     let args = BenchArgs::parse();
     process::raise_fd_limit();
-    let report = workload::run(client, &args, std::sync::Arc::new(connector)).await?;
+    let connector = std::sync::Arc::new(make(&args));
+    let report = workload::run(client, &args, connector).await?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

@@ -31,11 +31,11 @@ pub async fn run<C: Connector>(
     connector: Arc<C>,
 ) -> anyhow::Result<Report> {
     let mut report = Report {
-        client: if args.batch {
-            format!("{client}-batch")
-        } else {
-            client.to_owned()
-        },
+        client: format!(
+            "{client}{}{}",
+            if args.batch { "-batch" } else { "" },
+            if args.nodelay { "-nodelay" } else { "" }
+        ),
         clients: args.clients.max(1),
         size: args.size,
         window: args.window.max(1),

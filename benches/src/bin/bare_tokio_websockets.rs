@@ -12,7 +12,10 @@ use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message, WebSocketStream};
 /// How long `close` waits for the server's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-struct TokioWebsockets;
+/// Connects with the library's defaults, or with TCP_NODELAY set (`--nodelay`).
+struct TokioWebsockets {
+    nodelay: bool,
+}
 
 struct TwsConn(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
@@ -85,12 +88,25 @@ impl Connector for TokioWebsockets {
     type Conn = TwsConn;
 
     async fn connect(&self, url: &str) -> anyhow::Result<TwsConn> {
-        let (stream, _) = ClientBuilder::new().uri(url)?.connect().await?;
+        let builder = ClientBuilder::new().uri(url)?;
+        if !self.nodelay {
+            let (stream, _) = builder.connect().await?;
+            return Ok(TwsConn(stream));
+        }
+        let uri: http::Uri = url.parse()?;
+        let host = uri.host().context("URL without a host")?;
+        let port = uri.port_u16().unwrap_or(80);
+        let tcp = TcpStream::connect((host, port)).await?;
+        tcp.set_nodelay(true)?;
+        let (stream, _) = builder.connect_on(MaybeTlsStream::Plain(tcp)).await?;
         Ok(TwsConn(stream))
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tether_benches::main_with("bare-tokio-websockets", TokioWebsockets).await
+    tether_benches::main_with("bare-tokio-websockets", |args| TokioWebsockets {
+        nodelay: args.nodelay,
+    })
+    .await
 }

@@ -12,7 +12,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 /// How long `close` waits for the server's close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-struct Tungstenite;
+/// Connects with `connect_async` (the library's defaults), or with TCP_NODELAY set
+/// (`--nodelay`).
+struct Tungstenite {
+    nodelay: bool,
+}
 
 struct TungConn(WebSocketStream<MaybeTlsStream<TcpStream>>);
 
@@ -82,12 +86,16 @@ impl Connector for Tungstenite {
     type Conn = TungConn;
 
     async fn connect(&self, url: &str) -> anyhow::Result<TungConn> {
-        let (stream, _) = tokio_tungstenite::connect_async(url).await?;
+        let (stream, _) =
+            tokio_tungstenite::connect_async_with_config(url, None, self.nodelay).await?;
         Ok(TungConn(stream))
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tether_benches::main_with("bare-tungstenite", Tungstenite).await
+    tether_benches::main_with("bare-tungstenite", |args| Tungstenite {
+        nodelay: args.nodelay,
+    })
+    .await
 }
