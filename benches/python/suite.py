@@ -42,19 +42,21 @@ def workloads(quick: bool) -> list[Workload]:
         Workload("W1", "pipelined echo, 100 B, window 1000", "echo",
                  ["--messages", "20000" if q else "200000", "--size", "100", "--window", "1000"],
                  "msgs_per_s", True, "tether >= 1.5M msgs/s; >= 3x bare tws, >= 10x websockets, >= 4x picows",
-                 ["cpu_s_per_100k", "p99_us"]),
+                 ["cpu_s_per_100k", "p99_us", "client_cpu_pct", "server_cpu_pct"]),
         Workload("W2", "sequential round trips, 100 B, window 1", "echo",
                  ["--messages", "2000" if q else "20000", "--size", "100", "--window", "1"],
                  "p50_us", False, "tether p50 <= 1.2x bare tws", ["p99_us"]),
         Workload("W3", "64 KiB binary echo, window 16", "echo",
                  ["--messages", "2000" if q else "20000", "--size", "65536", "--window", "16", "--binary"],
-                 "mb_per_s", True, "tether >= 0.95x bare tws", ["cpu_s_per_100k"]),
+                 "mb_per_s", True, "tether >= 0.95x bare tws",
+                 ["cpu_s_per_100k", "client_cpu_pct", "server_cpu_pct"]),
         Workload("W4", "idle connections", "echo",
                  ["--idle", "1000" if q else "10000"],
                  "rss_kib_per_conn", False, "tether <= 12 KiB/conn and <= 1.3x bare tws", ["seconds"]),
         Workload("W5", "send-only into the sink, 32 B", "sink",
                  ["--send-only", "--messages", "100000" if q else "1000000", "--size", "32"],
-                 "msgs_per_s", True, "tether >= 5M msgs/s", ["cpu_s_per_100k"]),
+                 "msgs_per_s", True, "tether >= 5M msgs/s",
+                 ["cpu_s_per_100k", "client_cpu_pct", "server_cpu_pct"]),
     ]
 
 
@@ -146,6 +148,10 @@ def run_one(hub: Hub, prog: Program, w: Workload, timeout: float, clients: int =
     busy = result.get("seconds") or wall
     # Share of one core the hub used while the client measured (all its threads).
     result["server_cpu_pct"] = round(100 * server_cpu / busy, 1) if busy else None
+    cpu100k, n = result.get("cpu_s_per_100k"), result.get("messages")
+    if cpu100k is not None and n and result.get("seconds"):
+        # Share of one core the client used (all its threads) over its measured time.
+        result["client_cpu_pct"] = round(100 * cpu100k * n / 100_000 / result["seconds"], 1)
     result["wall_s"] = round(wall, 2)
     return result
 
@@ -300,10 +306,8 @@ def main() -> int:
     rows = [["workload", "figure"] + names]
     for w, metric in figures:
         rows.append([f"{w.key} {w.title}" if metric == w.metric else "", metric]
-                    + [fmt(median_of(cells[w.key].get(n, []), metric)) if not _failed(cells[w.key].get(n)) else "FAIL"
+                    + [fmt(median_of(cells[w.key].get(n, []), metric), metric) if not _failed(cells[w.key].get(n)) else "FAIL"
                        for n in names])
-    rows.append(["(hub)", "server_cpu_pct (W1)"]
-                + [fmt(median_of(cells.get("W1", {}).get(n, []), "server_cpu_pct"), "_pct") for n in names])
     print(_table_with_label(rows))
     if a.runs > 1:
         print()
