@@ -24,8 +24,8 @@ python_pkgs=(websockets aiohttp picows)
 log() { printf 'bench: %s\n' "$*" >&2; }
 
 log "building (release): tether-cli, tether-benches"
-cargo build --release --locked -q -p tether-cli --bin tether
-cargo build --release --locked -q -p tether-benches
+# One invocation for both, so that shared dependencies are built once with the same features.
+cargo build --release --locked -q -p tether-cli -p tether-benches
 
 if ! "$venv/bin/python" -c 'import websockets, aiohttp, picows' 2>/dev/null; then
   log "installing ${python_pkgs[*]} into $venv"

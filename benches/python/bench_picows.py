@@ -103,7 +103,7 @@ async def run():
         name = await common.endpoint_name(args.control, args.url)
         before = await common.received(args.control, name)
         kind = WSMsgType.BINARY if args.binary else WSMsgType.TEXT
-        t0, c0 = time.perf_counter(), common.cpu_time()
+        t0, c0, w0 = time.perf_counter(), common.cpu_time(), common.write_syscalls()
 
         async def send_all(conn: Listener, count: int):
             for seq in range(count):
@@ -114,13 +114,14 @@ async def run():
 
         await asyncio.gather(*(send_all(c, common.share(args, i)) for i, c in enumerate(conns)))
         await common.wait_received(args.control, name, before + args.messages)
-        out = common.report(CLIENT, "send-only", args, args.messages, time.perf_counter() - t0, common.cpu_time() - c0)
+        out = common.report(CLIENT, "send-only", args, args.messages, time.perf_counter() - t0,
+                            common.cpu_time() - c0, writes_at_start=w0)
     else:
         lat: list[int] = []
-        t0ns, c0 = time.perf_counter_ns(), common.cpu_time()
+        t0ns, c0, w0 = time.perf_counter_ns(), common.cpu_time(), common.write_syscalls()
         ends = await asyncio.gather(*(c.start_echo(common.share(args, i), args, lat) for i, c in enumerate(conns)))
         cpu = common.cpu_time() - c0
-        out = common.report(CLIENT, "echo", args, len(lat), (max(ends) - t0ns) / 1e9, cpu, lat)
+        out = common.report(CLIENT, "echo", args, len(lat), (max(ends) - t0ns) / 1e9, cpu, lat, w0)
     await asyncio.gather(*(c.close() for c in conns))
     return out
 

@@ -86,6 +86,18 @@ def _status_kib(field: str) -> int:
     return 0
 
 
+def write_syscalls() -> int:
+    """write/writev calls this process has made (`syscw` of /proc/self/io; 0 if unreadable)."""
+    try:
+        with open("/proc/self/io") as f:
+            for line in f:
+                if line.startswith("syscw:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def rss_kib() -> int:
     return _status_kib("VmRSS:")
 
@@ -110,6 +122,7 @@ def report(
     seconds: float,
     cpu_s: Optional[float],
     latencies_ns: Optional[list[int]] = None,
+    writes_at_start: Optional[int] = None,
 ) -> dict:
     """The one JSON object a program prints (same fields as the Rust baselines)."""
     lat = sorted(latencies_ns) if latencies_ns else []
@@ -131,6 +144,9 @@ def report(
         "cpu_s_per_100k": round(cpu_s * 100_000 / messages, 4)
         if cpu_s is not None and messages
         else None,
+        # Not measured: asyncio writes with send()/sendto(), which /proc/self/io's syscw
+        # does not count (it counts write/writev only), so a figure would read as 0.
+        "writes_per_msg": None,
         "rss_kib": rss_kib(),
         "rss_peak_kib": _status_kib("VmHWM:"),
     }
@@ -219,7 +235,7 @@ async def run_await_client(
         name = await endpoint_name(args.control, args.url)
         before = await received(args.control, name)
         conns = [await connect(args.url) for _ in range(args.clients)]
-        t0, c0 = time.perf_counter(), cpu_time()
+        t0, c0, w0 = time.perf_counter(), cpu_time(), write_syscalls()
 
         async def send_all(conn, count):
             for seq in range(count):
@@ -227,15 +243,16 @@ async def run_await_client(
 
         await asyncio.gather(*(send_all(c, share(args, i)) for i, c in enumerate(conns)))
         await wait_received(args.control, name, before + args.messages)
-        out = report(client, "send-only", args, args.messages, time.perf_counter() - t0, cpu_time() - c0)
+        out = report(client, "send-only", args, args.messages, time.perf_counter() - t0, cpu_time() - c0,
+                     writes_at_start=w0)
         await asyncio.gather(*(c.close() for c in conns))
         return out
     conns = [await connect(args.url) for _ in range(args.clients)]
     lat: list[int] = []
-    t0ns, c0 = time.perf_counter_ns(), cpu_time()
+    t0ns, c0, w0 = time.perf_counter_ns(), cpu_time(), write_syscalls()
     ends = await asyncio.gather(*(echo_client(c, share(args, i), args, lat) for i, c in enumerate(conns)))
     cpu = cpu_time() - c0
-    out = report(client, "echo", args, len(lat), (max(ends) - t0ns) / 1e9, cpu, lat)
+    out = report(client, "echo", args, len(lat), (max(ends) - t0ns) / 1e9, cpu, lat, w0)
     await asyncio.gather(*(c.close() for c in conns))
     return out
 

@@ -42,21 +42,23 @@ def workloads(quick: bool) -> list[Workload]:
         Workload("W1", "pipelined echo, 100 B, window 1000", "echo",
                  ["--messages", "20000" if q else "200000", "--size", "100", "--window", "1000"],
                  "msgs_per_s", True, "tether >= 1.5M msgs/s; >= 3x bare tws, >= 10x websockets, >= 4x picows",
-                 ["cpu_s_per_100k", "p99_us", "client_cpu_pct", "server_cpu_pct"]),
+                 ["cpu_s_per_100k", "p99_us", "client_cpu_pct", "writes_per_msg",
+                  "server_cpu_pct", "server_cpu_s_per_100k", "server_writes_per_msg"]),
         Workload("W2", "sequential round trips, 100 B, window 1", "echo",
                  ["--messages", "2000" if q else "20000", "--size", "100", "--window", "1"],
                  "p50_us", False, "tether p50 <= 1.2x bare tws", ["p99_us"]),
         Workload("W3", "64 KiB binary echo, window 16", "echo",
                  ["--messages", "2000" if q else "20000", "--size", "65536", "--window", "16", "--binary"],
                  "mb_per_s", True, "tether >= 0.95x bare tws",
-                 ["cpu_s_per_100k", "client_cpu_pct", "server_cpu_pct"]),
+                 ["cpu_s_per_100k", "client_cpu_pct", "server_cpu_pct", "server_writes_per_msg"]),
         Workload("W4", "idle connections", "echo",
                  ["--idle", "1000" if q else "10000"],
                  "rss_kib_per_conn", False, "tether <= 12 KiB/conn and <= 1.3x bare tws", ["seconds"]),
         Workload("W5", "send-only into the sink, 32 B", "sink",
                  ["--send-only", "--messages", "100000" if q else "1000000", "--size", "32"],
                  "msgs_per_s", True, "tether >= 5M msgs/s",
-                 ["cpu_s_per_100k", "client_cpu_pct", "server_cpu_pct"]),
+                 ["cpu_s_per_100k", "client_cpu_pct", "writes_per_msg", "server_cpu_pct",
+                  "server_cpu_s_per_100k"]),
     ]
 
 
@@ -116,6 +118,13 @@ class Hub:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
+    def write_syscalls(self) -> int:
+        with open(f"/proc/{self.proc.pid}/io") as f:
+            for line in f:
+                if line.startswith("syscw:"):
+                    return int(line.split()[1])
+        return 0
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         try:
@@ -130,13 +139,14 @@ def run_one(hub: Hub, prog: Program, w: Workload, timeout: float, clients: int =
     if "--send-only" in w.flags:
         argv += ["--control", hub.endpoints["control"]]
     argv.append("--json")
-    cpu0, t0 = hub.cpu_seconds(), time.monotonic()
+    cpu0, writes0, t0 = hub.cpu_seconds(), hub.write_syscalls(), time.monotonic()
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     wall = time.monotonic() - t0
     server_cpu = hub.cpu_seconds() - cpu0
+    server_writes = hub.write_syscalls() - writes0
     lines = [l for l in done.stdout.splitlines() if l.startswith("{")]
     if done.returncode != 0 or not lines:
         if "unrecognized subcommand" in done.stderr:
@@ -145,6 +155,11 @@ def run_one(hub: Hub, prog: Program, w: Workload, timeout: float, clients: int =
         return {"error": f"exit {done.returncode}: {tail[:160]}"}
     result = json.loads(lines[-1])
     result["server_cpu_s"] = round(server_cpu, 3)
+    if result.get("messages"):
+        # The hub's write syscalls per message (echo: per echoed message; includes a few
+        # for the handshakes and the control API).
+        result["server_writes_per_msg"] = round(server_writes / result["messages"], 3)
+        result["server_cpu_s_per_100k"] = round(server_cpu * 100_000 / result["messages"], 4)
     busy = result.get("seconds") or wall
     # Share of one core the hub used while the client measured (all its threads).
     result["server_cpu_pct"] = round(100 * server_cpu / busy, 1) if busy else None
@@ -338,7 +353,10 @@ def main() -> int:
                 print(f"  {r['clients']} client(s): {r['error']}")
             else:
                 print(f"  {r['clients']} client(s): {fmt(r['msgs_per_s'])} msgs/s in all, "
-                      f"hub CPU {fmt(r['server_cpu_pct'], '_pct')} of one core")
+                      f"hub CPU {fmt(r['server_cpu_pct'], '_pct')} of one core, "
+                      f"{fmt(r.get('server_cpu_s_per_100k'))} hub CPU s per 100k, "
+                      f"{fmt(r.get('server_writes_per_msg'))} hub write syscalls per message "
+                      f"(client: {fmt(r.get('writes_per_msg'))})")
     return 0
 
 

@@ -35,6 +35,19 @@ fn status_field(name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Write system calls this process has made so far (`syscw` of /proc/self/io; 0 if
+/// unreadable): `write`, `writev`, `sendto`, … each count once.
+pub fn write_syscalls() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("syscw:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Raises the soft limit on open files to the hard limit (for --idle).
 pub fn raise_fd_limit() {
     let mut limit = libc::rlimit {

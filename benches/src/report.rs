@@ -38,6 +38,8 @@ pub struct Report {
     pub max_us: Option<f64>,
     /// Process user + system CPU seconds over the run, per 100,000 messages.
     pub cpu_s_per_100k: Option<f64>,
+    /// Write system calls per message over the run (1.0 = one write per message).
+    pub writes_per_msg: Option<f64>,
     /// Resident set size at the end, KiB.
     pub rss_kib: u64,
     /// Peak resident set size, KiB.
@@ -55,13 +57,39 @@ pub fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000_000, 3).expect("valid histogram bounds")
 }
 
-/// Fills the throughput, CPU and latency fields from the raw measures.
+/// What the process had spent when a measured run started.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    /// When the run started.
+    pub at: std::time::Instant,
+    /// CPU time used by then.
+    pub cpu: Duration,
+    /// Write system calls made by then.
+    pub writes: u64,
+}
+
+impl Start {
+    /// Now.
+    pub fn now() -> Self {
+        Self {
+            at: std::time::Instant::now(),
+            cpu: crate::process::cpu_time(),
+            writes: crate::process::write_syscalls(),
+        }
+    }
+}
+
+/// Fills the throughput, CPU, syscall and latency fields for a run from `start` that
+/// ended at `end` (wall clock; CPU time and syscalls are read now).
 pub fn fill(
     report: &mut Report,
-    elapsed: Duration,
-    cpu: Duration,
+    start: Start,
+    end: std::time::Instant,
     latency: Option<&Histogram<u64>>,
 ) {
+    let elapsed = end - start.at;
+    let cpu = crate::process::cpu_time() - start.cpu;
+    let writes = crate::process::write_syscalls().saturating_sub(start.writes);
     let seconds = elapsed.as_secs_f64();
     report.seconds = round(seconds, 4);
     if seconds > 0.0 {
@@ -76,6 +104,7 @@ pub fn fill(
             cpu.as_secs_f64() * 100_000.0 / report.messages as f64,
             4,
         ));
+        report.writes_per_msg = Some(round(writes as f64 / report.messages as f64, 3));
     }
     if let Some(h) = latency.filter(|h| !h.is_empty()) {
         let us = |ns: u64| Some(round(ns as f64 / 1000.0, 1));

@@ -80,26 +80,21 @@ async fn echo<C: Connector>(
     connector: Arc<C>,
 ) -> anyhow::Result<()> {
     let conns = connect_all(args, &connector).await?;
-    let (start, cpu0) = (Instant::now(), process::cpu_time());
+    let start = report::Start::now();
     let mut set = JoinSet::new();
     for (i, conn) in conns.into_iter().enumerate() {
         let (args, count) = (args.clone(), args.share(i));
         set.spawn(async move { echo_client(conn, count, &args).await });
     }
     let mut latency = report::latency_histogram();
-    let mut end = start;
+    let mut end = start.at;
     while let Some(joined) = set.join_next().await {
         let (h, done_at) = joined??;
         latency.add(&h)?;
         end = end.max(done_at);
     }
     report.messages = latency.len();
-    report::fill(
-        report,
-        end - start,
-        process::cpu_time() - cpu0,
-        Some(&latency),
-    );
+    report::fill(report, start, end, Some(&latency));
     Ok(())
 }
 
@@ -183,7 +178,7 @@ async fn send_only<C: Connector>(
     let endpoint = control::endpoint_name(&control, &args.url).await?;
     let before = control::received(&control, &endpoint).await?;
     let conns = connect_all(args, &connector).await?;
-    let (start, cpu0) = (Instant::now(), process::cpu_time());
+    let start = report::Start::now();
     let mut set = JoinSet::new();
     for (i, mut conn) in conns.into_iter().enumerate() {
         let (args, count) = (args.clone(), args.share(i));
@@ -206,7 +201,7 @@ async fn send_only<C: Connector>(
     }
     control::wait_received(&control, &endpoint, before + args.messages, SINK_TIMEOUT).await?;
     report.messages = args.messages;
-    report::fill(report, start.elapsed(), process::cpu_time() - cpu0, None);
+    report::fill(report, start, Instant::now(), None);
     for conn in conns {
         conn.close().await?;
     }
@@ -222,7 +217,7 @@ async fn idle<C: Connector>(
     n: usize,
 ) -> anyhow::Result<()> {
     let rss_before = process::rss_kib();
-    let start = Instant::now();
+    let start = report::Start::now();
     let permits = Arc::new(tokio::sync::Semaphore::new(IDLE_CONNECT_CONCURRENCY));
     let (opened_tx, mut opened) = tokio::sync::mpsc::channel::<anyhow::Result<()>>(n.max(1));
     let mut holders = JoinSet::new();
@@ -251,10 +246,10 @@ async fn idle<C: Connector>(
             None => bail!("idle connections ended before all were open"),
         }
     }
-    let open_time = start.elapsed();
+    let opened_at = Instant::now();
     tokio::time::sleep(IDLE_SETTLE).await;
     let rss_after = process::rss_kib();
-    report::fill(report, open_time, Duration::ZERO, None);
+    report::fill(report, start, opened_at, None);
     report.cpu_s_per_100k = None;
     report.connections = Some(n);
     report.rss_kib_per_conn = Some(
