@@ -1,9 +1,10 @@
 //! `tether`: connect to realtime servers from the shell.
 //!
 //! Subcommands: `connect` (stdin lines out, JSON lines in), `serve` (the local hub),
-//! `fault` (drive the hub's faults), `demo` (the embedded default). `bench` arrives with
-//! its issue.
+//! `fault` (drive the hub's faults), `demo` (the embedded default), `bench` (a load
+//! generator).
 
+mod bench;
 mod connect;
 mod demo;
 mod fault;
@@ -37,20 +38,28 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Inject a fault into a running hub (drop, stall, delay, garbage, refuse, restart).
     Fault(fault::FaultArgs),
+    /// Load generator: pipelined echo, send-only or idle connections against any WebSocket
+    /// server (default: a hub started from this binary); throughput, latency, CPU, RSS.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo narrates connection events itself; elsewhere warnings go to stderr.
-    init_logging(if matches!(cli.command, Command::Demo(_)) {
-        "error"
+    // The demo and the bench report failures themselves; elsewhere warnings go to stderr.
+    init_logging(
+        if matches!(cli.command, Command::Demo(_) | Command::Bench(_)) {
+            "error"
+        } else {
+            "warn"
+        },
+    );
+    // The load generator runs its clients on one thread (see `bench`), the rest on all cores.
+    let mut builder = if matches!(cli.command, Command::Bench(_)) {
+        tokio::runtime::Builder::new_current_thread()
     } else {
-        "warn"
-    });
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tether: cannot start the runtime: {e}");
@@ -63,6 +72,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Fault(args) => fault::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     // Do not wait for the blocking stdin reader thread.

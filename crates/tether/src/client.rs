@@ -243,7 +243,13 @@ impl<E: Clone + Send + 'static> Client<E> {
             return self.try_send(message);
         }
         self.check(&message)?;
-        match self.shared.permits.acquire().await {
+        // Fast path without a future: a free slot.
+        let permit = match self.shared.permits.try_acquire() {
+            Ok(p) => Ok(p),
+            Err(tokio::sync::TryAcquireError::NoPermits) => self.shared.permits.acquire().await,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(SendError::Closed(message)),
+        };
+        match permit {
             Ok(p) => p.forget(),
             Err(_) => return Err(SendError::Closed(message)),
         }
@@ -287,7 +293,7 @@ impl<E: Clone + Send + 'static> Client<E> {
                     None => return Err(SendError::Full(message)),
                 }
             }
-            ob.push(message, tokio::time::Instant::now(), Some(tx))
+            ob.push(message, tokio::time::Instant::now, Some(tx))
         };
         self.shared.waker.wake();
         Ok(Receipt {

@@ -16,7 +16,10 @@ use std::{
 };
 
 use bytes::Bytes;
-use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
+use tokio::{
+    sync::mpsc,
+    time::{Instant, Interval, MissedTickBehavior, Sleep},
+};
 use tokio_util::sync::PollSender;
 
 use crate::{
@@ -94,6 +97,23 @@ impl<E: Send + 'static> EventSink<E> {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) {
+        // Fast path: room in the channel, no reservation future needed.
+        while let Some(tx) = self.tx.as_ref().and_then(PollSender::get_ref) {
+            let Some(event) = self.pending.pop_front() else {
+                return;
+            };
+            match tx.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.pending.push_front(event);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.disable();
+                    return;
+                }
+            }
+        }
         while !self.pending.is_empty() {
             let Some(tx) = self.tx.as_mut() else { break };
             match tx.poll_reserve(cx) {
@@ -164,6 +184,8 @@ pub(crate) struct Engine<P: Protocol> {
     deadline_armed: Option<Instant>,
     /// A handler queued a reply while handling the current frame.
     replied: bool,
+    /// The platform's output buffer, reused for every inbound frame.
+    scratch: Output<P::Event>,
 }
 
 impl<P: Protocol> Engine<P> {
@@ -196,6 +218,7 @@ impl<P: Protocol> Engine<P> {
             deadline_timer: Box::pin(tokio::time::sleep_until(now)),
             deadline_armed: None,
             replied: false,
+            scratch: Output::default(),
         }
     }
 
@@ -381,7 +404,7 @@ impl<P: Protocol> Engine<P> {
         let mut out = Output::default();
         self.protocol.on_open(&mut out);
         self.refresh_app_heartbeat(&mut conn);
-        let exit = match self.apply(&mut conn, out, true) {
+        let exit = match self.apply(&mut conn, &mut out, true) {
             Err(e) => Exit::Lost(e),
             Ok(()) => poll_fn(|cx| self.poll_connection(&mut conn, cx)).await,
         };
@@ -627,7 +650,8 @@ impl<P: Protocol> Engine<P> {
             Received::Frame(frame) => {
                 let stats = &self.shared.stats;
                 Statistics::add(&stats.bytes_in, frame.len() as u64);
-                let mut out = Output::default();
+                // One output buffer, reused for every frame (its vectors keep their room).
+                let mut out = std::mem::take(&mut self.scratch);
                 let decoded = self.protocol.on_frame(frame.clone(), &mut out);
                 match &decoded {
                     Ok(()) => {}
@@ -642,7 +666,9 @@ impl<P: Protocol> Engine<P> {
                     }
                 }
                 // What failed to decode may be shown on the event stream, never routed.
-                self.apply(conn, out, decoded.is_ok())?;
+                let applied = self.apply(conn, &mut out, decoded.is_ok());
+                self.scratch = out;
+                applied?;
                 self.refresh_app_heartbeat(conn);
             }
             Received::Pong(payload) => {
@@ -669,10 +695,10 @@ impl<P: Protocol> Engine<P> {
     fn apply(
         &mut self,
         conn: &mut Conn,
-        out: Output<P::Event>,
+        out: &mut Output<P::Event>,
         route: bool,
     ) -> Result<(), ConnectionError> {
-        conn.control.extend(out.control);
+        conn.control.extend(out.control.drain(..));
         if out.ready && !conn.ready {
             conn.ready = true;
             self.backoff.reset();
@@ -685,7 +711,7 @@ impl<P: Protocol> Engine<P> {
             }
             self.set_state(State::Ready);
         }
-        for inbound in out.inbound {
+        for inbound in out.inbound.drain(..) {
             Statistics::add(&self.shared.stats.messages_in, 1);
             if let Some(ack) = inbound.ack {
                 let entry = self.shared.outbox().take_acked(&ack.key);
@@ -719,7 +745,8 @@ impl<P: Protocol> Engine<P> {
             }
             self.events.push(Event::Message(inbound.event));
         }
-        match out.fatal {
+        out.ready = false;
+        match out.fatal.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -744,7 +771,7 @@ impl<P: Protocol> Engine<P> {
             match self.shared.permits.try_acquire() {
                 Ok(permit) => {
                     permit.forget();
-                    self.shared.outbox().push(reply, Instant::now(), None);
+                    self.shared.outbox().push(reply, Instant::now, None);
                     self.replied = true;
                 }
                 Err(_) => {

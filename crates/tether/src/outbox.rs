@@ -86,16 +86,18 @@ impl<E> Outbox<E> {
         self.unsent.len()
     }
 
-    /// Appends a message; returns its sequence number.
+    /// Appends a message; returns its sequence number. `now` is called only when the
+    /// message has a deadline.
     pub(crate) fn push(
         &mut self,
         message: Outgoing,
-        now: Instant,
+        now: impl FnOnce() -> Instant,
         receipt: Option<ReceiptSender<E>>,
     ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let deadline = message.deadline().map(|d| now + d);
+        // The clock is read only for a message with a deadline (it is a hot path).
+        let deadline = message.deadline().map(|d| now() + d);
         if let Some(at) = deadline {
             self.deadlines.push(Reverse((at, seq)));
         }
@@ -225,13 +227,13 @@ mod tests {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
         for t in ["a", "b", "c", "d"] {
-            ob.push(msg(t, true), now, None);
+            ob.push(msg(t, true), || now, None);
         }
         let mut wire = VecDeque::new();
         ob.take_unsent(3, &mut wire);
         assert_eq!(texts(&wire), ["a", "b", "c"]);
         assert!(ob.take_acked(&AckKey::new("b")).is_some());
-        ob.push(msg("e", true), now, None);
+        ob.push(msg("e", true), || now, None);
         assert_eq!(ob.requeue_written(), 2);
         wire.clear();
         ob.take_unsent(10, &mut wire);
@@ -243,10 +245,10 @@ mod tests {
     fn unacked_and_unflushed_merge_back_in_sequence_order() {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
-        ob.push(msg("1", true), now, None);
-        ob.push(msg("2", false), now, None);
-        ob.push(msg("3", true), now, None);
-        ob.push(msg("4", false), now, None);
+        ob.push(msg("1", true), || now, None);
+        ob.push(msg("2", false), || now, None);
+        ob.push(msg("3", true), || now, None);
+        ob.push(msg("4", false), || now, None);
         let mut wire = VecDeque::new();
         ob.take_unsent(4, &mut wire);
         ob.requeue_written();
@@ -259,9 +261,9 @@ mod tests {
     fn flush_delivers_only_messages_written_before_it_and_without_ack() {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
-        ob.push(msg("a", false), now, None);
-        ob.push(msg("b", true), now, None);
-        ob.push(msg("c", false), now, None);
+        ob.push(msg("a", false), || now, None);
+        ob.push(msg("b", true), || now, None);
+        ob.push(msg("c", false), || now, None);
         let mut wire = VecDeque::new();
         ob.take_unsent(3, &mut wire);
         let mut delivered = Vec::new();
@@ -276,8 +278,8 @@ mod tests {
     fn drop_oldest_takes_the_oldest_wherever_it_is() {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
-        ob.push(msg("a", true), now, None);
-        ob.push(msg("b", false), now, None);
+        ob.push(msg("a", true), || now, None);
+        ob.push(msg("b", false), || now, None);
         let mut wire = VecDeque::new();
         ob.take_unsent(1, &mut wire);
         let e = ob.pop_oldest().unwrap();
@@ -295,15 +297,15 @@ mod tests {
         let mut ob: Outbox<()> = Outbox::default();
         ob.push(
             msg("a", false).with_deadline(std::time::Duration::from_secs(2)),
-            now,
+            || now,
             None,
         );
         ob.push(
             msg("b", false).with_deadline(std::time::Duration::from_secs(1)),
-            now,
+            || now,
             None,
         );
-        ob.push(msg("c", false), now, None);
+        ob.push(msg("c", false), || now, None);
         let mut expired = Vec::new();
         ob.expire(now, &mut expired);
         assert!(expired.is_empty());
@@ -323,8 +325,8 @@ mod tests {
     fn an_ack_resolves_the_oldest_message_with_that_key() {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
-        ob.push(msg("k", true), now, None);
-        ob.push(msg("k", true), now, None);
+        ob.push(msg("k", true), || now, None);
+        ob.push(msg("k", true), || now, None);
         let mut wire = VecDeque::new();
         ob.take_unsent(2, &mut wire);
         assert_eq!(ob.take_acked(&AckKey::new("k")).unwrap().seq, 0);
@@ -337,7 +339,7 @@ mod tests {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
         for t in ["a", "b", "c"] {
-            ob.push(msg(t, t != "b"), now, None);
+            ob.push(msg(t, t != "b"), || now, None);
         }
         let mut wire = VecDeque::new();
         ob.take_unsent(2, &mut wire);

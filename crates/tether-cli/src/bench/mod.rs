@@ -1,0 +1,289 @@
+//! `tether bench`: a load generator for any WebSocket server (default: a hub started
+//! from this binary as its own process). It goes through tether's public `send` and event
+//! stream — outbox, heartbeat, watchdog and routing on — so its figures are tether's.
+
+mod measure;
+mod server;
+mod workload;
+
+use std::{
+    sync::{Arc, atomic::AtomicU64, atomic::Ordering::Relaxed},
+    time::{Duration, Instant},
+};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use measure::{Latency, cpu_time, latency_histogram, rss_kib};
+use server::Target;
+use workload::Plan;
+
+const FAILED: u8 = 1;
+
+/// `tether bench` arguments.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Workloads: pipelined echo (default), --send-only (into a sink; done when \
+the sink has counted every message, read through --control), --idle N (RSS per connection).\n\
+Without URL, a hub is started from this binary as a child process (its echo, or its sink \
+with --send-only), so the figures are the client's alone."
+)]
+pub struct BenchArgs {
+    /// WebSocket URL of an echo server (or a sink with --send-only).
+    pub url: Option<String>,
+    /// Concurrent clients (connections).
+    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+    /// Messages in total, spread over the clients.
+    #[arg(long, default_value = "100000")]
+    pub messages: u64,
+    /// Message size in bytes.
+    #[arg(long, default_value = "100")]
+    pub size: usize,
+    /// Echo: messages outstanding per client (1 = sequential round trips).
+    #[arg(long, default_value = "1000", value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
+    /// Binary frames instead of JSON text.
+    #[arg(long)]
+    pub binary: bool,
+    /// Total send rate in messages per second (default: as fast as possible).
+    #[arg(long, value_name = "MSGS_PER_S")]
+    pub rate: Option<f64>,
+    /// Run for this many seconds instead of a message count.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Open N idle connections (heartbeat and outbox on) and report RSS per connection.
+    #[arg(long, value_name = "N")]
+    pub idle: Option<u32>,
+    /// Write only, into a sink.
+    #[arg(long)]
+    pub send_only: bool,
+    /// The hub's control API, to read the sink's count (--send-only with a URL).
+    #[arg(long, value_name = "URL")]
+    pub control: Option<String>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a run reports (`--json`).
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    workload: &'static str,
+    url: String,
+    clients: u32,
+    messages: u64,
+    size: usize,
+    seconds: f64,
+    msgs_per_s: f64,
+    mb_per_s: f64,
+    #[serde(flatten)]
+    latency: Latency,
+    cpu_s_per_100k: f64,
+    rss_kib: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connections: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rss_kib_per_conn: Option<f64>,
+}
+
+/// Runs the subcommand; returns the exit code.
+pub async fn run(args: BenchArgs) -> u8 {
+    crate::raise_fd_limit();
+    match bench(&args).await {
+        Ok(report) => {
+            print(&report, args.json);
+            0
+        }
+        Err(e) => {
+            eprintln!("tether bench: {e}");
+            FAILED
+        }
+    }
+}
+
+async fn bench(args: &BenchArgs) -> Result<Report, String> {
+    if args.clients == 0 || args.messages < u64::from(args.clients) && args.duration.is_none() {
+        return Err("--messages must be at least --clients".into());
+    }
+    let endpoint = if args.send_only { "sink" } else { "echo" };
+    let target = match &args.url {
+        Some(url) => Target::given(url.clone(), args.control.clone()),
+        None => Target::child_hub(endpoint).await?,
+    };
+    let plan = Plan {
+        url: target.url.clone(),
+        messages: match args.duration {
+            Some(_) => u64::MAX,
+            None => args.messages / u64::from(args.clients),
+        },
+        frame: workload::message(args.size, args.binary),
+        window: args.window as usize,
+        rate: args.rate.unwrap_or(0.0) / f64::from(args.clients),
+        duration: args.duration.map(Duration::from_secs_f64),
+        config: workload::config(args.window as usize, args.size.max(1 << 20)),
+        progress: Arc::new(AtomicU64::new(0)),
+    };
+    let mut report = Report {
+        url: target.url.clone(),
+        clients: args.clients,
+        size: args.size,
+        ..Report::default()
+    };
+    if let Some(n) = args.idle {
+        report.workload = "idle";
+        idle(&plan, n, &mut report).await?;
+        return Ok(report);
+    }
+    let total = plan.messages.saturating_mul(u64::from(args.clients));
+    let bar = progress_bar(if args.duration.is_some() { 0 } else { total });
+    let ticker = tick(bar.clone(), plan.progress.clone());
+    let mut clients = Vec::new();
+    for _ in 0..args.clients {
+        clients.push(workload::open(&plan).await?);
+    }
+    let http = reqwest::Client::new();
+    let sink_before = if args.send_only {
+        Some(target.sink_count(&http).await?)
+    } else {
+        None
+    };
+    let (cpu0, start) = (cpu_time(), Instant::now());
+    let mut latency = latency_histogram();
+    let mut done = 0u64;
+    if args.send_only {
+        report.workload = "send-only";
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .map(|(client, _events)| tokio::spawn(workload::send_only(plan.clone(), client)))
+            .collect();
+        for task in tasks {
+            done += task.await.map_err(|e| e.to_string())??;
+        }
+        let before = sink_before.unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while target.sink_count(&http).await? < before + done {
+            if Instant::now() > deadline {
+                return Err("the sink did not count every message within 60 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    } else {
+        report.workload = "echo";
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .map(|(client, events)| tokio::spawn(workload::echo(plan.clone(), client, events)))
+            .collect();
+        for task in tasks {
+            let result = task.await.map_err(|e| e.to_string())??;
+            done += result.received;
+            latency
+                .add(&result.latency)
+                .map_err(|e| format!("histogram: {e}"))?;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let cpu = (cpu_time() - cpu0).as_secs_f64();
+    ticker.abort();
+    bar.finish_and_clear();
+    #[allow(clippy::cast_precision_loss)]
+    {
+        report.messages = done;
+        report.seconds = seconds;
+        report.msgs_per_s = done as f64 / seconds;
+        report.mb_per_s = (done as f64 * args.size as f64) / seconds / 1e6;
+        report.cpu_s_per_100k = if done == 0 {
+            0.0
+        } else {
+            cpu / done as f64 * 100_000.0
+        };
+    }
+    report.latency = Latency::of(&latency);
+    report.rss_kib = rss_kib();
+    Ok(report)
+}
+
+/// Opens `n` clients with the default heartbeat and outbox, waits until all are ready,
+/// and reports how much this process grew per connection.
+async fn idle(plan: &Plan, n: u32, report: &mut Report) -> Result<(), String> {
+    let bar = progress_bar(u64::from(n));
+    let before = rss_kib();
+    let start = Instant::now();
+    let mut held = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        held.push(workload::open(plan).await?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    // Let the first heartbeats go out so their buffers count too.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let open = held
+        .iter()
+        .filter(|(c, _)| *c.state().borrow() == tether::State::Ready)
+        .count();
+    let after = rss_kib();
+    report.seconds = start.elapsed().as_secs_f64();
+    report.connections = Some(u32::try_from(open).unwrap_or(u32::MAX));
+    report.rss_kib = after;
+    #[allow(clippy::cast_precision_loss)]
+    {
+        report.rss_kib_per_conn = Some(after.saturating_sub(before) as f64 / f64::from(n));
+    }
+    if open < n as usize {
+        return Err(format!("only {open} of {n} connections stayed open"));
+    }
+    Ok(())
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:32}] {pos}/{len} {per_sec} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn tick(bar: ProgressBar, progress: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            bar.set_position(progress.load(Relaxed));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
+fn print(report: &Report, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(report).unwrap_or_default());
+        return;
+    }
+    if let (Some(conns), Some(per)) = (report.connections, report.rss_kib_per_conn) {
+        println!(
+            "idle: {conns} connections open, {per:.1} KiB RSS per connection ({} KiB total)",
+            report.rss_kib
+        );
+        return;
+    }
+    let l = &report.latency;
+    println!(
+        "{}: {} messages of {} B over {} client(s) in {:.2} s",
+        report.workload, report.messages, report.size, report.clients, report.seconds
+    );
+    println!(
+        "  throughput  {:.0} msgs/s, {:.1} MB/s",
+        report.msgs_per_s, report.mb_per_s
+    );
+    if report.workload == "echo" {
+        println!(
+            "  latency µs  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
+        );
+    }
+    println!(
+        "  cpu         {:.3} s per 100k messages;  rss {} KiB",
+        report.cpu_s_per_100k, report.rss_kib
+    );
+}

@@ -1,0 +1,198 @@
+//! The three workloads, each through tether's public `send` and event stream: pipelined
+//! echo (latency per message), send-only into a sink, and idle connections.
+
+use std::{
+    collections::VecDeque,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use hdrhistogram::Histogram;
+use tether::{Client, ClientConfig, Event, Events, Frame, Policy, raw::Raw, raw::RawMessage};
+
+use super::measure::latency_histogram;
+
+/// What every client of a run shares.
+#[derive(Clone)]
+pub struct Plan {
+    /// Server URL.
+    pub url: String,
+    /// Messages per client (`u64::MAX` with a duration).
+    pub messages: u64,
+    /// The message every send carries.
+    pub frame: Frame,
+    /// Outstanding messages per client (echo).
+    pub window: usize,
+    /// Messages per second per client (0: as fast as possible).
+    pub rate: f64,
+    /// Stop sending after this long.
+    pub duration: Option<Duration>,
+    /// Client configuration.
+    pub config: ClientConfig,
+    /// Messages done so far, all clients (for the progress bar).
+    pub progress: Arc<AtomicU64>,
+}
+
+/// A message of `size` bytes: a JSON text (`{"seq":0,"pad":"xx…"}`) or, with `binary`,
+/// that many bytes.
+#[must_use]
+pub fn message(size: usize, binary: bool) -> Frame {
+    if binary {
+        return Frame::binary(vec![0x5a; size]);
+    }
+    let head = r#"{"seq":0,"pad":""#;
+    let pad = size.saturating_sub(head.len() + 2);
+    Frame::text(format!("{head}{}\"}}", "x".repeat(pad)))
+}
+
+/// The client configuration of a run: room in the outbox and event stream for the whole
+/// window; heartbeat, watchdog and reconnect stay on as in any client.
+#[must_use]
+pub fn config(window: usize, max_message_size: usize) -> ClientConfig {
+    ClientConfig::default()
+        .outbox(window.max(1024), Policy::Backpressure)
+        .event_capacity(window.max(1024))
+        .max_message_size(max_message_size)
+}
+
+/// Starts a client and waits until it is ready; the first failed attempt is an error.
+///
+/// # Errors
+/// When it cannot start or closes before it is ready.
+pub async fn open(plan: &Plan) -> Result<(Client<RawMessage>, Events<RawMessage>), String> {
+    let (client, events) = Client::builder(Raw::text())
+        .url(&plan.url)
+        .config(plan.config.clone())
+        .start()
+        .map_err(|e| e.to_string())?;
+    // The first failed attempt ends the run (a benchmark does not wait out a backoff).
+    let mut events = events;
+    let failed = async {
+        loop {
+            match events.recv().await {
+                Some(Event::Disconnected { error, .. }) => return error,
+                Some(_) => {}
+                None => return "the client stopped".to_owned(),
+            }
+        }
+    };
+    tokio::select! {
+        ready = client.ready() => {
+            ready.map_err(|state| format!("{}: not ready: {state:?}", plan.url))?;
+        }
+        error = failed => return Err(format!("{}: {error}", plan.url)),
+    }
+    Ok((client, events))
+}
+
+/// What one echo client measured.
+pub struct EchoResult {
+    /// Messages echoed back.
+    pub received: u64,
+    /// Latencies in µs.
+    pub latency: Histogram<u64>,
+}
+
+/// Keeps at most `window` messages outstanding, matches echoes in order, records each
+/// round trip.
+///
+/// # Errors
+/// When the connection closes or a send fails.
+pub async fn echo(
+    plan: Plan,
+    client: Client<RawMessage>,
+    mut events: Events<RawMessage>,
+) -> Result<EchoResult, String> {
+    let mut latency = latency_histogram();
+    let mut outstanding: VecDeque<Instant> = VecDeque::with_capacity(plan.window);
+    let (mut sent, mut received) = (0u64, 0u64);
+    let start = Instant::now();
+    let mut sending = true;
+    loop {
+        while sending && outstanding.len() < plan.window {
+            if sent >= plan.messages || plan.duration.is_some_and(|d| start.elapsed() >= d) {
+                sending = false;
+                break;
+            }
+            if plan.rate > 0.0 {
+                #[allow(clippy::cast_precision_loss)]
+                let due = start + Duration::from_secs_f64(sent as f64 / plan.rate);
+                if due > Instant::now() && !outstanding.is_empty() {
+                    break; // read echoes until it is time to send again
+                }
+                tokio::time::sleep_until(due.into()).await;
+            }
+            client
+                .send(plan.frame.clone())
+                .await
+                .map_err(|e| format!("send failed: {e}"))?;
+            outstanding.push_back(Instant::now());
+            sent += 1;
+        }
+        if !sending && outstanding.is_empty() {
+            break;
+        }
+        let event = if plan.rate > 0.0 && sending && !outstanding.is_empty() {
+            #[allow(clippy::cast_precision_loss)]
+            let due = start + Duration::from_secs_f64(sent as f64 / plan.rate);
+            match tokio::time::timeout_at(due.into(), events.recv()).await {
+                Ok(event) => event,
+                Err(_) => continue,
+            }
+        } else {
+            events.recv().await
+        };
+        match event {
+            Some(Event::Message(_)) => {
+                let Some(at) = outstanding.pop_front() else {
+                    return Err("an echo arrived for a message never sent".into());
+                };
+                let us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                latency.saturating_record(us.max(1));
+                received += 1;
+                plan.progress.fetch_add(1, Relaxed);
+            }
+            Some(Event::State(state)) if state.is_closed() => {
+                return Err(format!("the connection closed: {state:?}"));
+            }
+            Some(_) => {}
+            None => return Err("the client stopped".into()),
+        }
+    }
+    client.close().await;
+    Ok(EchoResult { received, latency })
+}
+
+/// Writes the plan's messages without waiting for anything but room in the outbox, then
+/// waits until every one is flushed.
+///
+/// # Errors
+/// When a send fails or they are not flushed within a minute.
+pub async fn send_only(plan: Plan, client: Client<RawMessage>) -> Result<u64, String> {
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < plan.messages && plan.duration.is_none_or(|d| start.elapsed() < d) {
+        if plan.rate > 0.0 {
+            #[allow(clippy::cast_precision_loss)]
+            let due = start + Duration::from_secs_f64(sent as f64 / plan.rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        client
+            .send(plan.frame.clone())
+            .await
+            .map_err(|e| format!("send failed: {e}"))?;
+        sent += 1;
+        if sent % 1024 == 0 {
+            plan.progress.fetch_add(1024, Relaxed);
+        }
+    }
+    plan.progress.fetch_add(sent % 1024, Relaxed);
+    client
+        .drain(Duration::from_secs(60))
+        .await
+        .map_err(|n| format!("{n} messages not flushed after 60 s"))?;
+    Ok(sent)
+}

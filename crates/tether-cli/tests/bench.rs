@@ -1,0 +1,96 @@
+//! `tether bench` end to end: each workload against the hub it starts as a child process,
+//! reporting the figures `--json` promises.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bench(args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .arg("bench")
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("tether runs");
+    assert!(
+        out.status.success(),
+        "tether bench {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{e}: {text:?}"))
+}
+
+fn number(report: &Value, key: &str) -> f64 {
+    report[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {key} in {report}"))
+}
+
+#[test]
+fn echo_run_reports_every_message_with_latency_percentiles() {
+    let r = bench(&["--messages", "3000", "--clients", "3", "--window", "50"]);
+    assert_eq!(r["workload"], "echo");
+    assert_eq!(r["messages"], 3000);
+    for key in [
+        "seconds",
+        "msgs_per_s",
+        "mb_per_s",
+        "cpu_s_per_100k",
+        "rss_kib",
+    ] {
+        assert!(number(&r, key) > 0.0, "{key} in {r}");
+    }
+    let p = |k| number(&r, k);
+    assert!(p("p50_us") >= 1.0 && p("p50_us") <= p("p90_us"), "{r}");
+    assert!(
+        p("p90_us") <= p("p99_us") && p("p99_us") <= p("p999_us"),
+        "{r}"
+    );
+    assert!(p("p999_us") <= p("max_us"), "{r}");
+}
+
+#[test]
+fn binary_echo_carries_the_requested_size() {
+    let r = bench(&[
+        "--messages",
+        "200",
+        "--size",
+        "65536",
+        "--binary",
+        "--window",
+        "8",
+    ]);
+    assert_eq!(r["messages"], 200);
+    let expected = 200.0 * 65536.0 / number(&r, "seconds") / 1e6;
+    assert!(
+        (number(&r, "mb_per_s") - expected).abs() < expected * 0.01,
+        "{r}"
+    );
+}
+
+#[test]
+fn send_only_ends_when_the_sink_counted_every_message() {
+    let r = bench(&["--send-only", "--messages", "20000", "--size", "16"]);
+    assert_eq!(r["workload"], "send-only");
+    assert_eq!(r["messages"], 20000);
+    assert!(number(&r, "msgs_per_s") > 0.0);
+}
+
+#[test]
+fn idle_reports_memory_per_open_connection() {
+    let r = bench(&["--idle", "200"]);
+    assert_eq!(r["connections"], 200);
+    let per = number(&r, "rss_kib_per_conn");
+    assert!(per > 0.0 && per < 200.0, "{r}");
+}
+
+#[test]
+fn an_unreachable_server_is_an_error_not_a_hang() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["bench", "ws://127.0.0.1:9/", "--messages", "10"])
+        .output()
+        .expect("tether runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tether bench"));
+}
