@@ -49,6 +49,11 @@ pub trait Conn: Send + 'static {
 pub trait Connector: Send + Sync + 'static {
     /// The connection type.
     type Conn: Conn;
+    /// Whether its writes go through `write`/`writev`, which `/proc/self/io` counts
+    /// (`send`/`sendmsg` are not counted; the report then leaves `writes_per_msg` empty).
+    fn counts_writes(&self) -> bool {
+        true
+    }
     /// Opens one connection to `url` (completes the WebSocket handshake).
     fn connect(&self, url: &str) -> impl Future<Output = anyhow::Result<Self::Conn>> + Send;
 }

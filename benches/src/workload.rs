@@ -42,6 +42,7 @@ pub async fn run<C: Connector>(
         ..Report::default()
     };
     let args = Arc::new(args.clone());
+    let counts_writes = connector.counts_writes();
     if let Some(n) = args.idle {
         report.workload = "idle".into();
         idle(&mut report, &args, connector, n).await?;
@@ -51,6 +52,9 @@ pub async fn run<C: Connector>(
     } else {
         report.workload = "echo".into();
         echo(&mut report, &args, connector).await?;
+    }
+    if !counts_writes {
+        report.writes_per_msg = None;
     }
     Ok(report)
 }

@@ -85,6 +85,10 @@ impl Conn for TungConn {
 impl Connector for Tungstenite {
     type Conn = TungConn;
 
+    fn counts_writes(&self) -> bool {
+        false // std's TcpStream writes with send(2)
+    }
+
     async fn connect(&self, url: &str) -> anyhow::Result<TungConn> {
         let (stream, _) =
             tokio_tungstenite::connect_async_with_config(url, None, self.nodelay).await?;
