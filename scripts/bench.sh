@@ -10,11 +10,13 @@
 #   --quick     small counts (a smoke run of a minute or two)
 #   --json      print the result as one JSON document instead of tables
 #   --runs N    run every cell N times; tables show medians, the JSON keeps every run
-#   --only      a subset of the workloads W1..W5
+#   --only      a subset of the workloads W1..W6
 #   --priority N  nice value for the hub and all clients (e.g. -10 while others compile)
 #   --programs  a subset of: tether, bare-tokio-websockets, bare-tokio-websockets-batch,
-#               bare-tungstenite, python-websockets, python-aiohttp, python-picows
-# The Python clients are installed into .venv-bench (created if missing; idempotent).
+#               bare-tungstenite, python-websockets, python-aiohttp, python-picows,
+#               python-datadivr-sdk (W6 only)
+# The Python clients are installed into .venv-bench (created if missing; idempotent); the
+# platforms' real SDKs (W6) into .venv-peers by shared/protocols/peers-env/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,11 +35,20 @@ if ! "$venv/bin/python" -c 'import websockets, aiohttp, picows' 2>/dev/null; the
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_pkgs[@]}"
 fi
 
+peers=.venv-peers
+peers_setup=../shared/protocols/peers-env/setup.sh
+if [ -f "$peers_setup" ]; then
+  bash "$peers_setup" "$peers" >&2 || log "the peers venv could not be set up: W6 will say so"
+else
+  log "no $peers_setup: W6 will report the SDK missing"
+fi
+
 stamp=$(date -u +%Y%m%d-%H%M%S)
 exec "$venv/bin/python" benches/python/suite.py \
   --root "$PWD" \
   --python "$PWD/$venv/bin/python" \
   --tether "$PWD/target/release/tether" \
+  --peers-python "$PWD/$peers/bin/python" \
   --commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '-dirty')" \
   --save "reports/bench-$stamp.json" \
   "$@"

@@ -34,6 +34,12 @@ class Workload:
     higher_is_better: bool
     target: str
     extra: list[str] = field(default_factory=list)  # more figures shown
+    programs: list[str] | None = None  # only these programs (None: every general one)
+    program_flags: dict[str, list[str]] = field(default_factory=dict)  # per program, appended
+
+
+#: Programs that only run the workloads naming them (platform SDKs).
+PLATFORM_ONLY = {"python-datadivr-sdk"}
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -59,6 +65,12 @@ def workloads(quick: bool) -> list[Workload]:
                  "msgs_per_s", True, "tether >= 5M msgs/s",
                  ["cpu_s_per_100k", "client_cpu_pct", "writes_per_msg", "server_cpu_pct",
                   "server_cpu_s_per_100k"]),
+        Workload("W6", "datadivr profile: sum_event round trips, window 100", "datadivr",
+                 ["--messages", "2000" if q else "20000", "--window", "100"],
+                 "msgs_per_s", True, "tether --profile datadivr >= 10x the datadivr Python SDK",
+                 ["p50_us", "cpu_s_per_100k"],
+                 programs=["tether", "python-datadivr-sdk"],
+                 program_flags={"tether": ["--profile", "datadivr"]}),
     ]
 
 
@@ -69,7 +81,7 @@ class Program:
     extra: list[str] = field(default_factory=list)  # after the contract flags
 
 
-def programs(root: Path, python: str, tether: str) -> list[Program]:
+def programs(root: Path, python: str, tether: str, peers_python: str = "") -> list[Program]:
     bare = root / "target" / "release"
     py = root / "benches" / "python"
     return [
@@ -80,6 +92,7 @@ def programs(root: Path, python: str, tether: str) -> list[Program]:
         Program("python-websockets", [python, str(py / "bench_websockets.py")]),
         Program("python-aiohttp", [python, str(py / "bench_aiohttp.py")]),
         Program("python-picows", [python, str(py / "bench_picows.py")]),
+        Program("python-datadivr-sdk", [peers_python or "missing-peers-venv", str(py / "bench_datadivr_sdk.py")]),
     ]
 
 
@@ -97,6 +110,7 @@ RATIOS = [
     ("W5", "msgs_per_s", "bare-tokio-websockets"),
     ("W5", "msgs_per_s", "bare-tokio-websockets-batch"),
     ("W5", "msgs_per_s", "python-websockets"),
+    ("W6", "msgs_per_s", "python-datadivr-sdk"),
 ]
 
 
@@ -135,13 +149,15 @@ class Hub:
 
 def run_one(hub: Hub, prog: Program, w: Workload, timeout: float, clients: int = 1) -> dict:
     url = hub.endpoints[w.endpoint]
-    argv = prog.argv + [url, "--clients", str(clients)] + w.flags + prog.extra
+    argv = prog.argv + [url, "--clients", str(clients)] + w.flags + prog.extra + w.program_flags.get(prog.name, [])
     if "--send-only" in w.flags:
         argv += ["--control", hub.endpoints["control"]]
     argv.append("--json")
     cpu0, writes0, t0 = hub.cpu_seconds(), hub.write_syscalls(), time.monotonic()
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        return {"error": f"{argv[0]} not found"}
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     wall = time.monotonic() - t0
@@ -151,6 +167,8 @@ def run_one(hub: Hub, prog: Program, w: Workload, timeout: float, clients: int =
     if done.returncode != 0 or not lines:
         if "unrecognized subcommand" in done.stderr:
             return {"error": f"`{' '.join(prog.argv)}` is not available in this build"}
+        if "unexpected argument" in done.stderr:
+            return {"error": f"not supported by this build: {done.stderr.strip().splitlines()[0][:120]}"}
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"error": f"exit {done.returncode}: {tail[:160]}"}
     result = json.loads(lines[-1])
@@ -230,6 +248,7 @@ def main() -> int:
     ap.add_argument("--root", required=True)
     ap.add_argument("--python", required=True, help="the venv's python")
     ap.add_argument("--tether", required=True)
+    ap.add_argument("--peers-python", default="", help="python of the platforms' SDK venv (W6)")
     ap.add_argument("--commit", default="unknown")
     ap.add_argument("--save", default="", help="also write the JSON result to this file")
     ap.add_argument("--priority", type=int, default=None,
@@ -240,7 +259,8 @@ def main() -> int:
 
     root = Path(a.root)
     ws = [w for w in workloads(a.quick) if not a.only or w.key in a.only.split(",")]
-    progs = [p for p in programs(root, a.python, a.tether) if not a.programs or p.name in a.programs.split(",")]
+    progs = [p for p in programs(root, a.python, a.tether, a.peers_python)
+             if not a.programs or p.name in a.programs.split(",")]
     timeout = 180 if a.quick else 900
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
@@ -252,6 +272,8 @@ def main() -> int:
         for w in ws:
             cells[w.key] = {}
             for p in progs:
+                if (p.name not in w.programs) if w.programs else (p.name in PLATFORM_ONLY):
+                    continue
                 runs = []
                 for i in range(a.runs):
                     print(f"bench: {w.key} {p.name} run {i + 1}/{a.runs} ...", file=log, flush=True)
