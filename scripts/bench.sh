@@ -12,6 +12,7 @@
 #   --runs N    run every cell N times; tables show medians, the JSON keeps every run
 #   --only      a subset of the workloads W1..W6
 #   --priority N  nice value for the hub and all clients (e.g. -10 while others compile)
+#   --hub PATH  serve the hub from another `tether` binary (e.g. to measure a hub change)
 #   --programs  a subset of: tether, bare-tokio-websockets, bare-tokio-websockets-batch,
 #               bare-tungstenite, python-websockets, python-aiohttp, python-picows,
 #               python-datadivr-sdk (W6 only)

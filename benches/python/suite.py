@@ -248,6 +248,8 @@ def main() -> int:
     ap.add_argument("--root", required=True)
     ap.add_argument("--python", required=True, help="the venv's python")
     ap.add_argument("--tether", required=True)
+    ap.add_argument("--hub", default="",
+                    help="the `tether` binary whose `serve` is the echo server (default: --tether)")
     ap.add_argument("--peers-python", default="", help="python of the platforms' SDK venv (W6)")
     ap.add_argument("--commit", default="unknown")
     ap.add_argument("--save", default="", help="also write the JSON result to this file")
@@ -264,7 +266,7 @@ def main() -> int:
     timeout = 180 if a.quick else 900
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
-    hub = Hub(a.tether)
+    hub = Hub(a.hub or a.tether)
     cells: dict[str, dict[str, list[dict]]] = {}
     server_check: list[dict] = []
     log = sys.stderr
@@ -304,6 +306,7 @@ def main() -> int:
                            "after": [round(x, 2) for x in os.getloadavg()]},
         "quick": a.quick,
         "runs": a.runs,
+        "hub": a.hub or a.tether,
         "nice": os.getpriority(os.PRIO_PROCESS, 0),
         "workloads": {w.key: {"title": w.title, "flags": w.flags, "metric": w.metric, "target": w.target} for w in ws},
         "results": cells,
@@ -331,6 +334,8 @@ def main() -> int:
     print(f"machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}"
           f"{'  (QUICK: small counts)' if a.quick else ''}  runs per cell: {a.runs} (median)"
           f"  nice {result['nice']}")
+    if a.hub:
+        print(f"echo server: `{a.hub} serve` (not this build's)")
     la = result["loadavg_1_5_15"]
     print(f"load average (1/5/15 min) before: {la['before']}  after: {la['after']}"
           "  (other work on the machine competes for the 2 cores)")
