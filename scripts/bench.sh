@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The benchmark suite (issue 9, part 3): tether (`tether bench`) against the peers a user
+# would pick instead — bare tokio-websockets (one flush per message, and --batch: many
+# messages per flush), bare tokio-tungstenite, Python websockets, aiohttp and picows —
+# in ONE run against the SAME hub process (`tether serve --ephemeral --json`).
+# Prints the raw figures, the ratios tether / baseline the targets name, the commit, the
+# CPU model and the date; the whole result is also saved as JSON under reports/.
+#
+# Usage: scripts/bench.sh [--quick] [--json] [--runs N] [--only W1,W2] [--programs a,b]
+#   --quick     small counts (a smoke run of a minute or two)
+#   --json      print the result as one JSON document instead of tables
+#   --runs N    run every cell N times; tables show medians, the JSON keeps every run
+#   --only      a subset of the workloads W1..W6
+#   --priority N  nice value for the hub and all clients (e.g. -10 while others compile)
+#   --hub PATH  serve the hub from another `tether` binary (e.g. to measure a hub change)
+#   --programs  a subset of: tether, bare-tokio-websockets, bare-tokio-websockets-batch,
+#               bare-tungstenite, python-websockets, python-aiohttp, python-picows,
+#               python-datadivr-sdk (W6 only)
+# The Python clients are installed into .venv-bench (created if missing; idempotent); the
+# platforms' real SDKs (W6) into .venv-peers by shared/protocols/peers-env/setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv-bench
+python_pkgs=(websockets aiohttp picows)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+log "building (release): tether-cli, tether-benches"
+# One invocation for both, so that shared dependencies are built once with the same features.
+cargo build --release --locked -q -p tether-cli -p tether-benches
+
+if ! "$venv/bin/python" -c 'import websockets, aiohttp, picows' 2>/dev/null; then
+  log "installing ${python_pkgs[*]} into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_pkgs[@]}"
+fi
+
+peers=.venv-peers
+peers_setup=../shared/protocols/peers-env/setup.sh
+if [ -f "$peers_setup" ]; then
+  bash "$peers_setup" "$peers" >&2 || log "the peers venv could not be set up: W6 will say so"
+else
+  log "no $peers_setup: W6 will report the SDK missing"
+fi
+
+stamp=$(date -u +%Y%m%d-%H%M%S)
+exec "$venv/bin/python" benches/python/suite.py \
+  --root "$PWD" \
+  --python "$PWD/$venv/bin/python" \
+  --tether "$PWD/target/release/tether" \
+  --peers-python "$PWD/$peers/bin/python" \
+  --commit "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '-dirty')" \
+  --save "reports/bench-$stamp.json" \
+  "$@"
