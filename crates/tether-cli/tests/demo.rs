@@ -21,7 +21,7 @@ fn demo_keeps_every_promise_for_every_platform() {
         .iter()
         .filter_map(|p| p["platform"].as_str())
         .collect();
-    for expected in ["raw", "datadivr"] {
+    for expected in ["raw", "datadivr", "moobius", "gather", "hpx"] {
         assert!(
             names.contains(&expected),
             "{expected} missing from {names:?}"

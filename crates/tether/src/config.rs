@@ -65,7 +65,9 @@ pub struct ClientConfig {
     /// Interval of WebSocket pings (sent whatever the platform's app heartbeat does).
     pub heartbeat: Duration,
     /// A connection with no inbound traffic (pongs count) for `heartbeat + dead_after`
-    /// is presumed dead and re-established.
+    /// is presumed dead and re-established. On transports without pings (TCP), the
+    /// silence counts only while a message awaits its acknowledgement (a server that
+    /// stops answering requests).
     pub dead_after: Duration,
     /// Reconnect backoff.
     pub backoff: BackoffConfig,

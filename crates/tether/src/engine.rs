@@ -443,8 +443,16 @@ impl<P: Protocol> Engine<P> {
             return self.poll_closing(conn, cx);
         }
 
-        // Timers.
-        if conn.pings {
+        // Timers. Without pings (a TCP platform), silence counts only while a message
+        // awaits its acknowledgement: a peer that stops answering requests is presumed
+        // dead after heartbeat + dead_after, as with pings.
+        let watched = conn.pings || {
+            if self.shared.outbox().awaiting_ack() == 0 {
+                conn.last_inbound = Instant::now();
+            }
+            true
+        };
+        if watched {
             let deadline = conn.last_inbound + self.config.heartbeat + self.config.dead_after;
             if Instant::now() >= deadline {
                 let silent = Instant::now() - conn.last_inbound;
@@ -457,7 +465,7 @@ impl<P: Protocol> Engine<P> {
                 let silent = Instant::now() - conn.last_inbound;
                 return Poll::Ready(Exit::Lost(ConnectionError::DeadPeer(silent)));
             }
-            while conn.ping.poll_tick(cx).is_ready() {
+            while conn.pings && conn.ping.poll_tick(cx).is_ready() {
                 conn.ping_due = true;
             }
         }

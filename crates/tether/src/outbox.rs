@@ -89,6 +89,11 @@ impl<E> Outbox<E> {
         self.unsent.len() + self.unflushed.len() + self.inflight.len()
     }
 
+    /// Messages written and awaiting their acknowledgement.
+    pub(crate) fn awaiting_ack(&self) -> usize {
+        self.inflight.len()
+    }
+
     /// Messages not yet written on the current connection.
     pub(crate) fn unsent_len(&self) -> usize {
         self.unsent.len()

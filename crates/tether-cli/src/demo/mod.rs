@@ -3,6 +3,9 @@
 //! says whether every promise held.
 
 mod datadivr;
+mod gather;
+mod hpx;
+mod moobius;
 mod raw;
 mod scene;
 mod story;
@@ -99,6 +102,9 @@ pub async fn run(args: DemoArgs) -> u8 {
     let reports = vec![
         story::run(raw::RawScene::new(), &hub, &ui, burst).await,
         story::run(datadivr::DatadivrScene::default(), &hub, &ui, burst).await,
+        story::run(moobius::MoobiusScene::default(), &hub, &ui, burst).await,
+        story::run(gather::GatherScene::default(), &hub, &ui, burst).await,
+        story::run(hpx::HpxScene::new(), &hub, &ui, burst).await,
     ];
     ui.bar.finish_and_clear();
     hub.shutdown().await;

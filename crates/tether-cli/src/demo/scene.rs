@@ -39,3 +39,15 @@ pub trait Scene: Send {
     /// Closes the typed client (default: nothing beyond the engine's close).
     fn finish(&mut self) {}
 }
+
+/// The number in the first `demo N` of a text: the demo's messages carry it, whatever the
+/// platform's envelope around it.
+#[must_use]
+pub fn demo_number(text: &str) -> Option<u64> {
+    let at = text.find("demo ")? + "demo ".len();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
