@@ -21,7 +21,7 @@ fn demo_keeps_every_promise_for_every_platform() {
         .iter()
         .filter_map(|p| p["platform"].as_str())
         .collect();
-    for expected in ["raw", "datadivr", "moobius", "gather", "hpx"] {
+    for expected in ["raw", "datadivr", "moobius", "gather", "hiven", "hpx"] {
         assert!(
             names.contains(&expected),
             "{expected} missing from {names:?}"
@@ -31,10 +31,13 @@ fn demo_keeps_every_promise_for_every_platform() {
         let n = |k: &str| p[k].as_u64().unwrap_or_else(|| panic!("{k} in {p}"));
         assert_eq!(n("sent"), n("received_by_hub"), "{p}");
         assert_eq!(n("sent"), n("delivered"), "{p}");
-        assert!(
-            n("in_flight_at_drop") >= 100 && n("in_flight_at_stall") >= 100,
-            "{p}"
-        );
+        // Hiven posts through REST, not the outbox: it has no messages in flight.
+        if p["platform"] != "hiven" {
+            assert!(
+                n("in_flight_at_drop") >= 100 && n("in_flight_at_stall") >= 100,
+                "{p}"
+            );
+        }
         assert!(n("reconnects") >= 2, "{p}");
         assert!(n("stall_noticed_ms") <= 2500, "{p}");
         assert!(n("rtt_p50_us") > 0, "{p}");

@@ -4,6 +4,7 @@
 
 mod datadivr;
 mod gather;
+mod hiven;
 mod hpx;
 mod moobius;
 mod raw;
@@ -104,6 +105,7 @@ pub async fn run(args: DemoArgs) -> u8 {
         story::run(datadivr::DatadivrScene::default(), &hub, &ui, burst).await,
         story::run(moobius::MoobiusScene::default(), &hub, &ui, burst).await,
         story::run(gather::GatherScene::default(), &hub, &ui, burst).await,
+        hiven::run(&hub, &ui, burst).await,
         story::run(hpx::HpxScene::new(), &hub, &ui, burst).await,
     ];
     ui.bar.finish_and_clear();
