@@ -6,6 +6,9 @@ pub mod raw;
 #[cfg(feature = "datadivr")]
 pub mod datadivr;
 
+#[cfg(any(feature = "datadivr", feature = "moobius"))]
+mod pyjson;
+
 #[cfg(feature = "gather")]
 pub mod gather;
 #[cfg(feature = "hiven")]

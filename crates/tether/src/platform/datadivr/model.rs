@@ -2,10 +2,10 @@
 //! encodings: the client's (Python `json.dumps` defaults) and the server's (Starlette
 //! `send_json`: compact, raw UTF-8).
 
-use std::fmt::Write as _;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::platform::pyjson;
 
 /// The default `to`: every connected client except the sender.
 pub const TO_OTHERS: &str = "others";
@@ -149,191 +149,21 @@ impl Message {
     /// `": "` separators, non-ASCII escaped as `\uXXXX`, Python float repr).
     #[must_use]
     pub fn client_wire_text(&self) -> String {
-        self.encode(Style::PYTHON)
+        pyjson::dumps(&self.to_value())
     }
 
     /// The text the server sends: Starlette's `send_json` (compact separators, raw UTF-8,
     /// Python float repr, so `420.0` stays `420.0`).
     #[must_use]
     pub fn server_wire_text(&self) -> String {
-        self.encode(Style::COMPACT)
+        pyjson::dumps_compact(&self.to_value())
     }
-
-    fn encode(&self, style: Style) -> String {
-        let mut out = String::with_capacity(96);
-        write_value(&mut out, &self.to_value(), style);
-        out
-    }
-}
-
-/// How `json.dumps` is called.
-#[derive(Debug, Clone, Copy)]
-struct Style {
-    item_sep: &'static str,
-    key_sep: &'static str,
-    ensure_ascii: bool,
-}
-
-impl Style {
-    const PYTHON: Style = Style {
-        item_sep: ", ",
-        key_sep: ": ",
-        ensure_ascii: true,
-    };
-    const COMPACT: Style = Style {
-        item_sep: ",",
-        key_sep: ":",
-        ensure_ascii: false,
-    };
-}
-
-/// Writes `value` as Python's `json.dumps` would with `style` (keys in map order).
-fn write_value(out: &mut String, value: &Value, style: Style) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() => write_float(out, f),
-            _ => {
-                let _ = write!(out, "{n}");
-            }
-        },
-        Value::String(s) => write_str(out, s, style.ensure_ascii),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(style.item_sep);
-                }
-                write_value(out, item, style);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(style.item_sep);
-                }
-                write_str(out, key, style.ensure_ascii);
-                out.push_str(style.key_sep);
-                write_value(out, item, style);
-            }
-            out.push('}');
-        }
-    }
-}
-
-/// Python's `float.__repr__`: the shortest round-trip digits, fixed notation for
-/// decimal exponents -4..16 (always with a fractional part), else `1e+16` / `1e-05`.
-fn write_float(out: &mut String, f: f64) {
-    if !f.is_finite() {
-        // serde_json values cannot hold these; kept for completeness.
-        out.push_str(if f.is_nan() {
-            "NaN"
-        } else if f > 0.0 {
-            "Infinity"
-        } else {
-            "-Infinity"
-        });
-        return;
-    }
-    // `{:e}` gives the shortest round-trip digits: "4.2e2", "-1e-5".
-    let sci = format!("{f:e}");
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        out.push_str(&sci);
-        return;
-    };
-    let Ok(exp) = exp.parse::<i32>() else {
-        out.push_str(&sci);
-        return;
-    };
-    if (-4..16).contains(&exp) {
-        let fixed = format!("{f}");
-        out.push_str(&fixed);
-        if !fixed.contains('.') {
-            out.push_str(".0");
-        }
-    } else {
-        out.push_str(mantissa);
-        let _ = write!(
-            out,
-            "e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.unsigned_abs()
-        );
-    }
-}
-
-/// A JSON string as Python writes it: `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`, other
-/// control characters as `\u00XX`; with `ensure_ascii`, everything outside
-/// printable ASCII as `\uXXXX` (lower-case hex, surrogate pairs above the BMP).
-fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if ensure_ascii && !(' '..='~').contains(&c) => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    fn float_text(f: f64) -> String {
-        let mut s = String::new();
-        write_float(&mut s, f);
-        s
-    }
-
-    #[test]
-    fn floats_follow_python_repr() {
-        for (f, want) in [
-            (420.0, "420.0"),
-            (4.5, "4.5"),
-            (-0.0, "-0.0"),
-            (0.1, "0.1"),
-            (1e-4, "0.0001"),
-            (1e-5, "1e-05"),
-            (1e15, "1000000000000000.0"),
-            (1e16, "1e+16"),
-            (1.5e16, "1.5e+16"),
-            (123_456_789_012_345_680.0, "1.2345678901234568e+17"),
-            (1e300, "1e+300"),
-            (2.5e-300, "2.5e-300"),
-        ] {
-            assert_eq!(float_text(f), want, "{f:?}");
-        }
-    }
-
-    #[test]
-    fn strings_escape_as_python_does() {
-        let mut py = String::new();
-        write_str(&mut py, "a\"\\\n\t\u{1}\u{7f}é😀", true);
-        assert_eq!(py, r#""a\"\\\n\t\u0001\u007f\u00e9\ud83d\ude00""#);
-        let mut compact = String::new();
-        write_str(&mut compact, "a\"\\\n\u{1}\u{7f}é😀", false);
-        assert_eq!(compact, "\"a\\\"\\\\\\n\\u0001\u{7f}é😀\"");
-    }
 
     #[test]
     fn defaults_apply_and_unknown_fields_are_ignored() {

@@ -16,7 +16,6 @@ mod builder;
 mod client;
 mod model;
 mod protocol;
-mod pyjson;
 
 pub use builder::{Builders, ClickedMessage, uuid4};
 pub use client::{Handler, MoobiusClient, MoobiusError, SEND_TIMEOUT};

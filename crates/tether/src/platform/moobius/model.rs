@@ -7,7 +7,7 @@ use std::{fmt, sync::Arc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 
-use super::pyjson;
+use crate::platform::pyjson;
 
 /// Widget types (`StyleItem.widget`).
 pub mod widget {
