@@ -4,12 +4,15 @@
 //! secrets kept out of every output, and 1,000 actions acknowledged exactly once, in
 //! order, through a dropped connection.
 
+mod support;
+
 use std::{
     collections::HashSet,
-    sync::{Arc, LazyLock, Mutex},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
+use support::logs;
 use tether::{
     AckKey, BackoffConfig, ClientConfig, Event, Events, State,
     gather::{
@@ -18,10 +21,6 @@ use tether::{
 };
 use tether_hub::{Fault, Hub};
 use tokio::sync::mpsc;
-use tracing_subscriber::{
-    filter::{LevelFilter, Targets},
-    layer::SubscriberExt,
-};
 
 /// Generous bound for waits that take milliseconds when all is well.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -226,46 +225,6 @@ async fn a_failed_transaction_reaches_the_caller_with_its_reason() {
 // ---------------------------------------------------------------------------------------
 // Refusals, and the API key never shows.
 
-/// A `tracing` writer appending to a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every client log line of this test binary at TRACE (one global subscriber: see the
-/// note in `faults.rs`).
-fn logs() -> &'static Capture {
-    static LOGS: LazyLock<Capture> = LazyLock::new(|| {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer({
-                let capture = capture.clone();
-                move || capture.clone()
-            })
-            .finish()
-            .with(
-                Targets::new()
-                    .with_default(LevelFilter::TRACE)
-                    .with_target("tether_hub", LevelFilter::OFF),
-            );
-        tracing::subscriber::set_global_default(subscriber)
-            .expect("no other global subscriber in this binary");
-        capture
-    });
-    &LOGS
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_keys_stop_the_client_and_no_key_ever_shows() {
     let logs = logs();
@@ -314,7 +273,7 @@ async fn refused_keys_stop_the_client_and_no_key_ever_shows() {
     for text in &shown {
         assert!(!text.contains("S3CRET"), "the key shows in: {text}");
     }
-    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let logs = logs.text();
     assert!(logs.contains("gather"), "logs were captured:\n{logs}");
     assert!(!logs.contains("S3CRET"), "the key is in the logs:\n{logs}");
 }

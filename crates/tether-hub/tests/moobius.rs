@@ -9,24 +9,20 @@ mod support;
 
 use std::{
     sync::{
-        Arc, LazyLock, Mutex,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
 
 use serde_json::{Value, json};
-use support::{Probe, fast_backoff, hub_with, received_texts, until, within};
+use support::{Probe, fast_backoff, hub_with, logs, received_texts, until, within};
 use tether::{
     Client, ClientConfig, Event, Events, Policy, Receipt, State,
     moobius::{Body, Builders, Button, MessageContent, MoobiusClient, MoobiusError, Payload, kind},
     raw::Raw,
 };
 use tether_hub::{EndpointSpec, Fault, Hub, Moobius, Transport};
-use tracing_subscriber::{
-    filter::{LevelFilter, Targets},
-    layer::SubscriberExt,
-};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const SERVICE: &str = "svc-1";
@@ -439,46 +435,6 @@ async fn messages_before_a_login_get_an_error_payload_and_go_nowhere() {
 
 const TOKEN: &str = "m00bius-s3cr3t-access";
 
-/// A `tracing` writer appending to a shared buffer.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of this binary's clients at TRACE (the hub's own are off: it is the
-/// server here). One global subscriber, installed before the client starts.
-fn logs() -> &'static Capture {
-    static LOGS: LazyLock<Capture> = LazyLock::new(|| {
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer({
-                let capture = capture.clone();
-                move || capture.clone()
-            })
-            .finish()
-            .with(
-                Targets::new()
-                    .with_default(LevelFilter::TRACE)
-                    .with_target("tether_hub", LevelFilter::OFF),
-            );
-        tracing::subscriber::set_global_default(subscriber)
-            .expect("no other global subscriber in this binary");
-        capture
-    });
-    &LOGS
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_access_token_never_shows_in_logs_events_errors_or_debug() {
     let logs = logs();
@@ -552,7 +508,7 @@ async fn the_access_token_never_shows_in_logs_events_errors_or_debug() {
     for text in &shown {
         assert!(!text.contains(TOKEN), "the token shows in: {text}");
     }
-    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let logs = logs.text();
     assert!(
         logs.contains("\"access_token\": \"<redacte"),
         "logs were captured:\n{logs}"

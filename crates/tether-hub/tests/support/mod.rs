@@ -421,3 +421,66 @@ pub async fn next_datadivr_message(
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Logs.
+
+/// A `tracing` writer appending to a shared buffer.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Every log line of this test binary at TRACE, except the hub's own (the hub is the
+/// server here; the promise is about the client). Every test calls this before it
+/// starts a client.
+///
+/// One global subscriber, not a thread-local one (`set_default` on a current-thread
+/// runtime): tracing caches each callsite's interest for the whole process, computed
+/// with the subscriber of whichever thread reaches the callsite first, so a thread-local
+/// subscriber misses events whose callsite another test's thread reached first (seen
+/// in the engine's former end-to-end tests: "connection lost" went missing now and
+/// then). Installed before any client exists, the global one sees every event; the
+/// token test then checks the logs of every client in the binary, which only makes it
+/// stricter.
+pub fn logs() -> &'static Capture {
+    use tracing_subscriber::{
+        filter::{LevelFilter, Targets},
+        layer::SubscriberExt as _,
+    };
+    static LOGS: std::sync::LazyLock<Capture> = std::sync::LazyLock::new(|| {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer({
+                let capture = capture.clone();
+                move || capture.clone()
+            })
+            .finish()
+            .with(
+                Targets::new()
+                    .with_default(LevelFilter::TRACE)
+                    .with_target("tether_hub", LevelFilter::OFF),
+            );
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this binary");
+        capture
+    });
+    &LOGS
+}
