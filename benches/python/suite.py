@@ -66,7 +66,7 @@ def workloads(quick: bool) -> list[Workload]:
                  ["cpu_s_per_100k", "client_cpu_pct", "writes_per_msg", "server_cpu_pct",
                   "server_cpu_s_per_100k"]),
         Workload("W6", "datadivr profile: sum_event round trips, window 100", "datadivr",
-                 ["--messages", "2000" if q else "20000", "--window", "100"],
+                 ["--messages", "10000" if q else "100000", "--window", "100"],
                  "msgs_per_s", True, "tether --profile datadivr >= 10x the datadivr Python SDK",
                  ["p50_us", "cpu_s_per_100k"],
                  programs=["tether", "python-datadivr-sdk"],

@@ -51,6 +51,43 @@ fn echo_run_reports_every_message_with_latency_percentiles() {
 }
 
 #[test]
+fn the_datadivr_profile_matches_every_sum_reply_in_order() {
+    let r = bench(&[
+        "--profile",
+        "datadivr",
+        "--messages",
+        "2000",
+        "--clients",
+        "2",
+        "--window",
+        "100",
+    ]);
+    assert_eq!(r["workload"], "datadivr");
+    assert_eq!(r["messages"], 2000);
+    assert!(number(&r, "msgs_per_s") > 0.0, "{r}");
+    assert!(number(&r, "p50_us") >= 1.0, "{r}");
+    // A sum_event request as the SDK writes it, ~110 bytes.
+    assert!(number(&r, "size") > 50.0, "{r}");
+}
+
+#[test]
+fn the_datadivr_profile_runs_the_echo_workload_only() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args([
+            "bench",
+            "--profile",
+            "datadivr",
+            "--send-only",
+            "--messages",
+            "10",
+        ])
+        .output()
+        .expect("tether runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("echo workload only"));
+}
+
+#[test]
 fn binary_echo_carries_the_requested_size() {
     let r = bench(&[
         "--messages",

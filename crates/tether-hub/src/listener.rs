@@ -134,7 +134,7 @@ async fn serve(
     let endpoint = registration.endpoint.clone();
     let id = registration.id;
     let _ = tcp.set_nodelay(true);
-    let (stream, reset) = HubStream::new(tcp);
+    let (stream, stream_control) = HubStream::new(tcp);
 
     let outcome = async {
         // A stalled endpoint does not even answer the upgrade.
@@ -236,7 +236,7 @@ async fn serve(
         endpoint: endpoint.clone(),
         commands,
         pushed,
-        reset,
+        stream: stream_control,
         stalled: state.stalled,
         delay: state.delay,
     };

@@ -2,6 +2,7 @@
 //! from this binary as its own process). It goes through tether's public `send` and event
 //! stream — outbox, heartbeat, watchdog and routing on — so its figures are tether's.
 
+mod datadivr;
 mod measure;
 mod server;
 mod workload;
@@ -11,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -25,9 +26,12 @@ const FAILED: u8 = 1;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Workloads: pipelined echo (default), --send-only (into a sink; done when \
-the sink has counted every message, read through --control), --idle N (RSS per connection).\n\
-Without URL, a hub is started from this binary as a child process (its echo, or its sink \
-with --send-only), so the figures are the client's alone."
+the sink has counted every message, read through --control), --idle N (RSS per \
+connection); --profile datadivr: the echo workload as datadivr sum_event round trips \
+through DatadivrClient.\n\
+Without URL, a hub is started from this binary as a child process (its echo, its sink \
+with --send-only, its datadivr endpoint with --profile datadivr), so the figures are the \
+client's alone."
 )]
 pub struct BenchArgs {
     /// WebSocket URL of an echo server (or a sink with --send-only).
@@ -62,9 +66,23 @@ pub struct BenchArgs {
     /// The hub's control API, to read the sink's count (--send-only with a URL).
     #[arg(long, value_name = "URL")]
     pub control: Option<String>,
+    /// Send through a platform profile: `datadivr` runs the echo workload as `sum_event`
+    /// round trips through the typed `DatadivrClient` (against a datadivr server, e.g.
+    /// the hub's `datadivr` endpoint; --size and --binary do not apply).
+    #[arg(long, value_enum, default_value_t = Profile::Raw)]
+    pub profile: Profile,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the messages go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// Raw frames through `Client<RawMessage>`.
+    Raw,
+    /// datadivr `sum_event` requests through `DatadivrClient`.
+    Datadivr,
 }
 
 /// What a run reports (`--json`).
@@ -107,7 +125,15 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     if args.clients == 0 || args.messages < u64::from(args.clients) && args.duration.is_none() {
         return Err("--messages must be at least --clients".into());
     }
-    let endpoint = if args.send_only { "sink" } else { "echo" };
+    let datadivr = args.profile == Profile::Datadivr;
+    if datadivr && (args.send_only || args.idle.is_some()) {
+        return Err("--profile datadivr runs the echo workload only".into());
+    }
+    let endpoint = match (args.send_only, datadivr) {
+        (true, _) => "sink",
+        (false, true) => "datadivr",
+        (false, false) => "echo",
+    };
     let target = match &args.url {
         Some(url) => Target::given(url.clone(), args.control.clone()),
         None => Target::child_hub(endpoint).await?,
@@ -128,7 +154,11 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     let mut report = Report {
         url: target.url.clone(),
         clients: args.clients,
-        size: args.size,
+        size: if datadivr {
+            datadivr::wire_text(0).len()
+        } else {
+            args.size
+        },
         ..Report::default()
     };
     if let Some(n) = args.idle {
@@ -140,8 +170,13 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     let bar = progress_bar(if args.duration.is_some() { 0 } else { total });
     let ticker = tick(bar.clone(), plan.progress.clone());
     let mut clients = Vec::new();
+    let mut typed = Vec::new();
     for _ in 0..args.clients {
-        clients.push(workload::open(&plan).await?);
+        if datadivr {
+            typed.push(datadivr::open(&plan).await?);
+        } else {
+            clients.push(workload::open(&plan).await?);
+        }
     }
     let http = reqwest::Client::new();
     let sink_before = if args.send_only {
@@ -170,11 +205,18 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     } else {
-        report.workload = "echo";
-        let tasks: Vec<_> = clients
-            .into_iter()
-            .map(|(client, events)| tokio::spawn(workload::echo(plan.clone(), client, events)))
-            .collect();
+        report.workload = if datadivr { "datadivr" } else { "echo" };
+        let tasks: Vec<_> = if datadivr {
+            typed
+                .into_iter()
+                .map(|(client, events)| tokio::spawn(datadivr::echo(plan.clone(), client, events)))
+                .collect()
+        } else {
+            clients
+                .into_iter()
+                .map(|(client, events)| tokio::spawn(workload::echo(plan.clone(), client, events)))
+                .collect()
+        };
         for task in tasks {
             let result = task.await.map_err(|e| e.to_string())??;
             done += result.received;
@@ -192,7 +234,7 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
         report.messages = done;
         report.seconds = seconds;
         report.msgs_per_s = done as f64 / seconds;
-        report.mb_per_s = (done as f64 * args.size as f64) / seconds / 1e6;
+        report.mb_per_s = (done as f64 * report.size as f64) / seconds / 1e6;
         report.cpu_s_per_100k = if done == 0 {
             0.0
         } else {
@@ -276,7 +318,7 @@ fn print(report: &Report, json: bool) {
         "  throughput  {:.0} msgs/s, {:.1} MB/s",
         report.msgs_per_s, report.mb_per_s
     );
-    if report.workload == "echo" {
+    if matches!(report.workload, "echo" | "datadivr") {
         println!(
             "  latency µs  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
             l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
