@@ -145,3 +145,20 @@ server_seeds.append(bytes([0, 0]) + hpx_wire([
 server_seeds.append(bytes([1, 0]) + b"\x1f\x8b garbage<EOF>" + hpx_wire(['[1, 2]']))
 write("hpx_codec", codec_seeds)
 write("hpx_server", server_seeds)
+
+# The hub's WebSocket sessions: byte 0 picks the service (0 datadivr, 1 Moobius, 2 Gather,
+# 3 Hiven), then what clients send, NUL-separated (the golden client frames).
+dd_golden = json.loads((golden / "datadivr.json").read_text())
+dd_client = dd_golden["client_send_message_wire_texts"]
+moobius_client = [v["wire_text"] for v in moobius_golden["vectors"] if v.get("wire_text")]
+gather_actions = [bytes.fromhex(a["hex"]) for a in gather_golden["client_server_actions"]]
+hiven_token = "Bot " + "a" * 128
+hiven_client = ['{"op": 2, "d": {"token": "%s"}}' % hiven_token, '{"op": 3}', '{"op": 7, "d": {}}']
+hub = [b"\x00" + "\0".join(dd_client).encode()]
+hub += [b"\x00" + t.encode() for t in dd_client]
+hub += [b"\x01" + "\0".join(moobius_client[i:i + 4]).encode() for i in range(0, len(moobius_client), 4)]
+hub += [b"\x02" + a for a in gather_actions]
+init = [a for a in gather_actions if b"\0" not in a]
+hub.append(b"\x02" + b"\0".join(init))
+hub.append(b"\x03" + "\0".join(hiven_client).encode())
+write("hub", hub)

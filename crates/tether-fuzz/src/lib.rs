@@ -27,6 +27,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("gather", gather),
     ("hpx_codec", hpx_codec),
     ("hpx_server", hpx_server),
+    ("hub", hub),
 ];
 
 /// Splits the input into frames (see the crate docs).
@@ -268,5 +269,56 @@ pub fn hpx_server(data: &[u8]) {
                 Err(_) => return,
             }
         }
+    }
+}
+
+/// The hub's sessions (the server side of the WebSocket platforms, in
+/// `crates/tether-hub`): byte 0 picks the service (0 datadivr, 1 Moobius, 2 Gather,
+/// 3 Hiven, modulo 4), the rest is the client's frames split at NUL as above. Two
+/// connections are opened on one service (the second gets the same frames), so routing
+/// between them and shared state (players, channels, client ids) are reached. Hiven's
+/// session starts timers: it runs inside a Tokio runtime that never polls them.
+pub fn hub(data: &[u8]) {
+    use std::sync::Arc;
+    use tether_hub::{ConnInfo, Registry, Service};
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let service: Box<dyn Service> = match which % 4 {
+        0 => Box::new(tether_hub::Datadivr::default()),
+        1 => Box::new(tether_hub::Moobius::default()),
+        2 => Box::new(tether_hub::Gather::default()),
+        _ => Box::new(tether_hub::Hiven::new()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread runtime");
+    let _entered = runtime.enter();
+    let registry = Arc::new(Registry::default());
+    for id in [1, 2] {
+        let conn = ConnInfo {
+            id,
+            peer: std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                40000 + u16::try_from(id).unwrap_or(0),
+            )),
+            path: "/".into(),
+            query: Some("token=fuzz-token&client_id=fuzz".into()),
+            headers: vec![("authorization".into(), "fuzz-token".into())],
+            registry: Arc::clone(&registry),
+        };
+        let Ok(mut session) = service.open(&conn) else {
+            continue;
+        };
+        let mut out = Vec::new();
+        session.on_open(&mut out);
+        for frame in frames(rest) {
+            let mut out = Vec::new();
+            if session.on_frame(frame, &mut out).is_err() {
+                break;
+            }
+        }
+        session.on_close();
     }
 }
