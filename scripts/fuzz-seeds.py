@@ -76,3 +76,89 @@ write("hiven", [
     "\0".join([hello, join, init, json.dumps({"op": 0, "e": "HOUSE_LEAVE", "d": {"house_id": "h1"}})]),
     '{"op": 0, "e": "SOMETHING_NEW", "d": null}',
 ])
+
+# Moobius: every golden wire text (message_up/down, update, action, refresh, ... all parse
+# as payloads), the golden SDK payload dicts, and the server's own replies.
+moobius_golden = json.loads((golden / "moobius.json").read_text())
+moobius = [v["wire_text"] for v in moobius_golden["vectors"] if v.get("wire_text")]
+moobius += [json.dumps(v["returned"]) for v in moobius_golden["sdk_generic_send_payload_as_dict"]]
+moobius += [
+    '{"type":"copy","request_id":"x","body":{"request_id":"r","origin_type":"heartbeat","status":true}}',
+    '{"type":"message_down","request_id":"r","body":{"subtype":"text","channel_id":"c","content":{"text":"hi"},'
+    '"recipients":"g","timestamp":1,"sender":"s","message_id":"m","context":{},"new":1}}',
+    '{"message": "Internal server error"}',
+    '{"type":"something_new","body":[1, null]}',
+]
+write("moobius", moobius + ["\0".join(moobius[:5])])
+
+# Gather: the golden server batches (binary), alone and after a `ready` batch. A batch
+# is protobuf, so a NUL may occur inside it: a seed is one batch, or several batches
+# none of which holds a NUL.
+gather_golden = json.loads((golden / "gather.json").read_text())
+batches = [bytes.fromhex(b["hex"]) for b in gather_golden["server_client_batches"]]
+ready = batches[0]
+gather = list(batches)
+gather += [ready + b"\0" + b for b in batches[1:] if b"\0" not in b]
+gather.append(b"\0".join(b for b in batches if b"\0" not in b))
+write("gather", gather)
+
+# HPX: the golden scenarios' server replies (client side) and client frames (server
+# side), each gzip-compressed and followed by <EOF>, after the two option bytes (see
+# crates/tether-fuzz: flags, read size).
+import gzip as _gzip
+
+
+def hpx_wire(payloads):
+    return b"".join(_gzip.compress(p.encode(), 5, mtime=0) + b"<EOF>" for p in payloads)
+
+
+def py_json(value):
+    return json.dumps(value)  # Python's json.dumps: ", " and ": " separators
+
+
+hpx_golden = json.loads((golden / "happypandax.json").read_text())
+replies, requests = [], []
+for scenario in hpx_golden["scenarios"]:
+    fed = [py_json(m) for m in scenario.get("server_replies_fed", [])]
+    sent = [f["payload_utf8"] for f in scenario.get("client_frames", []) if f.get("payload_utf8")]
+    if fed:
+        replies.append(fed)
+    if sent:
+        requests.append(sent)
+codec_seeds, server_seeds = [], []
+for i, fed in enumerate(replies):
+    stream = hpx_wire(fed)
+    codec_seeds.append(bytes([i % 8, 0]) + stream)      # all at once
+    codec_seeds.append(bytes([i % 8, 7]) + stream)      # 7-byte reads
+codec_seeds.append(bytes([1, 3]) + b"not gzip<EOF>" + hpx_wire(['{"data": 1}']))
+codec_seeds.append(bytes([0, 2]) + hpx_wire(['{"a": 1}'])[:-2])  # a marker cut short
+for i, sent in enumerate(requests):
+    stream = hpx_wire(sent)
+    server_seeds.append(bytes([0, 0]) + stream)
+    server_seeds.append(bytes([0, 5 + i]) + stream)
+server_seeds.append(bytes([0, 0]) + hpx_wire([
+    '{"session": "", "name": "c", "data": {}}',
+    '{"session": "", "name": "c", "data": "requestauth"}',
+    '{"session": "x", "name": "c", "data": [{"fname": "get_version"}, {"fname": "echo", "msg": "hi"}]}',
+    '{"session": "", "name": "c", "data": 3}',
+]))
+server_seeds.append(bytes([1, 0]) + b"\x1f\x8b garbage<EOF>" + hpx_wire(['[1, 2]']))
+write("hpx_codec", codec_seeds)
+write("hpx_server", server_seeds)
+
+# The hub's WebSocket sessions: byte 0 picks the service (0 datadivr, 1 Moobius, 2 Gather,
+# 3 Hiven), then what clients send, NUL-separated (the golden client frames).
+dd_golden = json.loads((golden / "datadivr.json").read_text())
+dd_client = dd_golden["client_send_message_wire_texts"]
+moobius_client = [v["wire_text"] for v in moobius_golden["vectors"] if v.get("wire_text")]
+gather_actions = [bytes.fromhex(a["hex"]) for a in gather_golden["client_server_actions"]]
+hiven_token = "Bot " + "a" * 128
+hiven_client = ['{"op": 2, "d": {"token": "%s"}}' % hiven_token, '{"op": 3}', '{"op": 7, "d": {}}']
+hub = [b"\x00" + "\0".join(dd_client).encode()]
+hub += [b"\x00" + t.encode() for t in dd_client]
+hub += [b"\x01" + "\0".join(moobius_client[i:i + 4]).encode() for i in range(0, len(moobius_client), 4)]
+hub += [b"\x02" + a for a in gather_actions]
+init = [a for a in gather_actions if b"\0" not in a]
+hub.append(b"\x02" + b"\0".join(init))
+hub.append(b"\x03" + "\0".join(hiven_client).encode())
+write("hub", hub)
