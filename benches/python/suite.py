@@ -39,7 +39,7 @@ class Workload:
 
 
 #: Programs that only run the workloads naming them (platform SDKs).
-PLATFORM_ONLY = {"python-datadivr-sdk"}
+PLATFORM_ONLY = {"python-datadivr-sdk", "python-gather-sdk"}
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -71,6 +71,13 @@ def workloads(quick: bool) -> list[Workload]:
                  ["p50_us", "cpu_s_per_100k"],
                  programs=["tether", "python-datadivr-sdk"],
                  program_flags={"tether": ["--profile", "datadivr"]}),
+        Workload("W6g", "gather profile: set_text_status acked by transactionStatus, window 100",
+                 "gather",
+                 ["--messages", "10000" if q else "100000", "--window", "100"],
+                 "msgs_per_s", True, "tether --profile gather >= 10x the Gather Python SDK",
+                 ["p50_us", "cpu_s_per_100k"],
+                 programs=["tether", "python-gather-sdk"],
+                 program_flags={"tether": ["--profile", "gather"]}),
     ]
 
 
@@ -93,6 +100,7 @@ def programs(root: Path, python: str, tether: str, peers_python: str = "") -> li
         Program("python-aiohttp", [python, str(py / "bench_aiohttp.py")]),
         Program("python-picows", [python, str(py / "bench_picows.py")]),
         Program("python-datadivr-sdk", [peers_python or "missing-peers-venv", str(py / "bench_datadivr_sdk.py")]),
+        Program("python-gather-sdk", [peers_python or "missing-peers-venv", str(py / "bench_gather_sdk.py")]),
     ]
 
 
@@ -111,6 +119,7 @@ RATIOS = [
     ("W5", "msgs_per_s", "bare-tokio-websockets-batch"),
     ("W5", "msgs_per_s", "python-websockets"),
     ("W6", "msgs_per_s", "python-datadivr-sdk"),
+    ("W6g", "msgs_per_s", "python-gather-sdk"),
 ]
 
 

@@ -71,6 +71,26 @@ fn the_datadivr_profile_matches_every_sum_reply_in_order() {
 }
 
 #[test]
+fn the_gather_profile_has_every_action_acknowledged() {
+    let r = bench(&[
+        "--profile",
+        "gather",
+        "--messages",
+        "2000",
+        "--clients",
+        "2",
+        "--window",
+        "100",
+    ]);
+    assert_eq!(r["workload"], "gather");
+    assert_eq!(r["messages"], 2000);
+    assert!(number(&r, "msgs_per_s") > 0.0, "{r}");
+    assert!(number(&r, "p50_us") >= 1.0, "{r}");
+    // A set_text_status action with its txnId, protobuf-encoded.
+    assert!(number(&r, "size") > 5.0, "{r}");
+}
+
+#[test]
 fn the_datadivr_profile_runs_the_echo_workload_only() {
     let out = Command::new(env!("CARGO_BIN_EXE_tether"))
         .args([

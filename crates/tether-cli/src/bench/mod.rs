@@ -3,6 +3,7 @@
 //! stream — outbox, heartbeat, watchdog and routing on — so its figures are tether's.
 
 mod datadivr;
+mod gather;
 mod measure;
 mod server;
 mod workload;
@@ -68,7 +69,9 @@ pub struct BenchArgs {
     pub control: Option<String>,
     /// Send through a platform profile: `datadivr` runs the echo workload as `sum_event`
     /// round trips through the typed `DatadivrClient` (against a datadivr server, e.g.
-    /// the hub's `datadivr` endpoint; --size and --binary do not apply).
+    /// the hub's `datadivr` endpoint); `gather` as `set_text_status` actions through
+    /// `GatherClient`, each acknowledged by `transactionStatus` (against a Gather engine
+    /// URL, e.g. the hub's `gather`). --size and --binary do not apply.
     #[arg(long, value_enum, default_value_t = Profile::Raw)]
     pub profile: Profile,
     /// Print one JSON object on stdout.
@@ -83,6 +86,9 @@ pub enum Profile {
     Raw,
     /// datadivr `sum_event` requests through `DatadivrClient`.
     Datadivr,
+    /// Gather `set_text_status` actions through `GatherClient`, acknowledged by
+    /// `transactionStatus`.
+    Gather,
 }
 
 /// What a run reports (`--json`).
@@ -126,13 +132,15 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
         return Err("--messages must be at least --clients".into());
     }
     let datadivr = args.profile == Profile::Datadivr;
-    if datadivr && (args.send_only || args.idle.is_some()) {
-        return Err("--profile datadivr runs the echo workload only".into());
+    let gather = args.profile == Profile::Gather;
+    if (datadivr || gather) && (args.send_only || args.idle.is_some()) {
+        return Err("a platform --profile runs the echo workload only".into());
     }
-    let endpoint = match (args.send_only, datadivr) {
+    let endpoint = match (args.send_only, args.profile) {
         (true, _) => "sink",
-        (false, true) => "datadivr",
-        (false, false) => "echo",
+        (false, Profile::Datadivr) => "datadivr",
+        (false, Profile::Gather) => "gather",
+        (false, Profile::Raw) => "echo",
     };
     let target = match &args.url {
         Some(url) => Target::given(url.clone(), args.control.clone()),
@@ -154,10 +162,10 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     let mut report = Report {
         url: target.url.clone(),
         clients: args.clients,
-        size: if datadivr {
-            datadivr::wire_text(0).len()
-        } else {
-            args.size
+        size: match args.profile {
+            Profile::Datadivr => datadivr::wire_text(0).len(),
+            Profile::Gather => gather::wire_size(),
+            Profile::Raw => args.size,
         },
         ..Report::default()
     };
@@ -171,9 +179,12 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     let ticker = tick(bar.clone(), plan.progress.clone());
     let mut clients = Vec::new();
     let mut typed = Vec::new();
+    let mut gathers = Vec::new();
     for _ in 0..args.clients {
         if datadivr {
             typed.push(datadivr::open(&plan).await?);
+        } else if gather {
+            gathers.push(gather::open(&plan).await?);
         } else {
             clients.push(workload::open(&plan).await?);
         }
@@ -205,8 +216,17 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     } else {
-        report.workload = if datadivr { "datadivr" } else { "echo" };
-        let tasks: Vec<_> = if datadivr {
+        report.workload = match args.profile {
+            Profile::Datadivr => "datadivr",
+            Profile::Gather => "gather",
+            Profile::Raw => "echo",
+        };
+        let tasks: Vec<_> = if gather {
+            gathers
+                .into_iter()
+                .map(|(client, engine)| tokio::spawn(gather::echo(plan.clone(), client, engine)))
+                .collect()
+        } else if datadivr {
             typed
                 .into_iter()
                 .map(|(client, events)| tokio::spawn(datadivr::echo(plan.clone(), client, events)))
