@@ -16,7 +16,10 @@ use tether::{
     datadivr::{DatadivrClient, Message},
 };
 
-use super::{measure::latency_histogram, workload::EchoResult, workload::Plan};
+use super::{
+    measure::latency_histogram,
+    workload::{EchoResult, Plan, first_failure},
+};
 
 /// The request's event name, and the reply's.
 const REQUEST: &str = "sum_event";
@@ -36,15 +39,7 @@ pub fn wire_text(seq: u64) -> String {
 pub async fn open(plan: &Plan) -> Result<(DatadivrClient, Events<Message>), String> {
     let client = DatadivrClient::new(plan.url.clone()).config(plan.config.clone());
     let mut events = client.connect().map_err(|e| e.to_string())?;
-    let failed = async {
-        loop {
-            match events.recv().await {
-                Some(Event::Disconnected { error, .. }) => return error,
-                Some(_) => {}
-                None => return "the client stopped".to_owned(),
-            }
-        }
-    };
+    let failed = first_failure(&mut events);
     tokio::select! {
         ready = client.ready() => ready.map_err(|e| format!("{}: not ready: {e}", plan.url))?,
         error = failed => return Err(format!("{}: {error}", plan.url)),

@@ -11,11 +11,14 @@ use std::{
 
 use serde_json::json;
 use tether::{
-    Client, Event, Receipt,
+    Client, Receipt,
     gather::{Action, GatherClient, ServerEvent, encode_action},
 };
 
-use super::{measure::latency_histogram, workload::EchoResult, workload::Plan};
+use super::{
+    measure::latency_histogram,
+    workload::{EchoResult, Plan, first_failure},
+};
 
 /// The space the bench's clients join.
 const SPACE: &str = "bench";
@@ -46,15 +49,7 @@ pub async fn open(plan: &Plan) -> Result<(GatherClient, Client<ServerEvent>), St
         .engine_url(plan.url.clone())
         .build();
     let mut events = client.connect().map_err(|e| e.to_string())?;
-    let failed = async {
-        loop {
-            match events.recv().await {
-                Some(Event::Disconnected { error, .. }) => return error,
-                Some(_) => {}
-                None => return "the client stopped".to_owned(),
-            }
-        }
-    };
+    let failed = first_failure(&mut events);
     tokio::select! {
         ready = client.ready() => ready.map_err(|e| format!("{}: not ready: {e}", plan.url))?,
         error = failed => return Err(format!("{}: {error}", plan.url)),

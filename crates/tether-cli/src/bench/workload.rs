@@ -70,15 +70,7 @@ pub async fn open(plan: &Plan) -> Result<(Client<RawMessage>, Events<RawMessage>
         .map_err(|e| e.to_string())?;
     // The first failed attempt ends the run (a benchmark does not wait out a backoff).
     let mut events = events;
-    let failed = async {
-        loop {
-            match events.recv().await {
-                Some(Event::Disconnected { error, .. }) => return error,
-                Some(_) => {}
-                None => return "the client stopped".to_owned(),
-            }
-        }
-    };
+    let failed = first_failure(&mut events);
     tokio::select! {
         ready = client.ready() => {
             ready.map_err(|state| format!("{}: not ready: {state:?}", plan.url))?;
@@ -86,6 +78,18 @@ pub async fn open(plan: &Plan) -> Result<(Client<RawMessage>, Events<RawMessage>
         error = failed => return Err(format!("{}: {error}", plan.url)),
     }
     Ok((client, events))
+}
+
+/// The error of the client's first failed connection attempt (events before it are
+/// skipped).
+pub async fn first_failure<E>(events: &mut Events<E>) -> String {
+    loop {
+        match events.recv().await {
+            Some(Event::Disconnected { error, .. }) => return error,
+            Some(_) => {}
+            None => return "the client stopped".to_owned(),
+        }
+    }
 }
 
 /// What one echo client measured.
