@@ -20,6 +20,8 @@
 
 mod support;
 
+use support::{peers_python, repo_root};
+
 use std::{
     collections::BTreeSet,
     fs::File,
@@ -42,42 +44,10 @@ use tether::{
 
 /// Every single wait in this file is bounded by this.
 const LIMIT: Duration = Duration::from_secs(30);
-const VENV_VAR: &str = "TETHER_PEERS_VENV";
 const CRASH_RUN_COUNT: usize = 1000;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn script(name: &str) -> PathBuf {
     repo_root().join("scripts/interop").join(name)
-}
-
-/// The venv's python. These tests are `#[ignore]`d: run them with `--ignored` and
-/// `TETHER_PEERS_VENV` set (scripts/test.sh does both).
-fn peers_python() -> PathBuf {
-    let venv = std::env::var_os(VENV_VAR)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "set {VENV_VAR} to a venv made by ../shared/protocols/peers-env/setup.sh \
-             (scripts/test.sh does) to run the interop tests against the real datadivr \
-             server and SDK"
-            )
-        });
-    let venv = PathBuf::from(venv);
-    let venv = if venv.is_absolute() {
-        venv
-    } else {
-        repo_root().join(venv)
-    };
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{VENV_VAR} is set but {} does not exist",
-        python.display()
-    );
-    python
 }
 
 /// A fresh scratch folder for logs, under cargo's per-target temporary folder.

@@ -13,9 +13,12 @@
 //! `#[ignore]`d; `scripts/test.sh` runs them with `--ignored`. Helper:
 //! `scripts/interop/gather_sdk_driver.py`.
 
+mod support;
+
+use support::{peers_python, repo_root};
+
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -30,37 +33,7 @@ use tokio::sync::mpsc;
 
 /// Every single wait in this file is bounded by this.
 const LIMIT: Duration = Duration::from_secs(30);
-const VENV_VAR: &str = "TETHER_PEERS_VENV";
 const API_KEY: &str = "interop-api-key";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The venv's python (`TETHER_PEERS_VENV`, which scripts/test.sh sets).
-fn peers_python() -> PathBuf {
-    let venv = std::env::var_os(VENV_VAR)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "set {VENV_VAR} to a venv made by ../shared/protocols/peers-env/setup.sh \
-                 (scripts/test.sh does) to run the interop tests against the real Gather SDK"
-            )
-        });
-    let venv = PathBuf::from(venv);
-    let venv = if venv.is_absolute() {
-        venv
-    } else {
-        repo_root().join(venv)
-    };
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{VENV_VAR} is set but {} does not exist",
-        python.display()
-    );
-    python
-}
 
 async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     tokio::time::timeout(LIMIT, future)

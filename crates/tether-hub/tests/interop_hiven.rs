@@ -12,9 +12,10 @@
 
 mod support;
 
+use support::{peers_python, repo_root};
+
 use std::{
     io::{BufRead, BufReader},
-    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -26,37 +27,8 @@ use tether_hub::Hub;
 use tokio::sync::mpsc;
 
 const LIMIT: Duration = Duration::from_secs(30);
-const VENV_VAR: &str = "TETHER_PEERS_VENV";
 /// The fixture room `general` of "Tether Lounge".
 const GENERAL: &str = "100000000000000011";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn peers_python() -> PathBuf {
-    let venv = std::env::var_os(VENV_VAR)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "set {VENV_VAR} to a venv made by ../shared/protocols/peers-env/setup.sh \
-                 (scripts/test.sh does) to run the interop test against the real hiven.py"
-            )
-        });
-    let venv = PathBuf::from(venv);
-    let venv = if venv.is_absolute() {
-        venv
-    } else {
-        repo_root().join(venv)
-    };
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{VENV_VAR} is set but {} does not exist",
-        python.display()
-    );
-    python
-}
 
 /// The Python process, killed (by its PID) and reaped when dropped.
 struct Peer(Child);

@@ -13,8 +13,9 @@
 
 mod support;
 
+use support::{peers_python, repo_root};
+
 use std::{
-    path::{Path, PathBuf},
     process::{Command, Stdio},
     time::Duration,
 };
@@ -24,37 +25,7 @@ use support::{addr_of, hub_with};
 use tether::hpx::server::default_version;
 use tether_hub::{HPX_PASSWORD, HPX_USER};
 
-const VENV_VAR: &str = "TETHER_PEERS_VENV";
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The venv's python (`TETHER_PEERS_VENV`, absolute or relative to the repository root).
-fn peers_python() -> PathBuf {
-    let venv = std::env::var_os(VENV_VAR)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "set {VENV_VAR} to a venv made by ../shared/protocols/peers-env/setup.sh \
-                 (scripts/test.sh does) to run the interop test against the real HPX SDK"
-            )
-        });
-    let venv = PathBuf::from(venv);
-    let venv = if venv.is_absolute() {
-        venv
-    } else {
-        repo_root().join(venv)
-    };
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{VENV_VAR} is set but {} does not exist",
-        python.display()
-    );
-    python
-}
 
 /// Runs the SDK driver against `host:port` and returns its `RESULT` object. The driver
 /// is killed (by its PID) if it outlives the limit.

@@ -14,8 +14,9 @@
 
 mod support;
 
+use support::{peers_python, repo_root};
+
 use std::{
-    path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -29,41 +30,11 @@ use tether::{
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
-const VENV_VAR: &str = "TETHER_PEERS_VENV";
 const SERVICE: &str = "svc-rust";
 const USER: &str = "user-py";
 const CHANNEL: &str = "ch-interop";
 const TOKEN: &str = "python-user-token";
 const TEXT: &str = "hello from python, h\u{e9}llo";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The venv's python (see the module docs).
-fn peers_python() -> PathBuf {
-    let venv = std::env::var_os(VENV_VAR)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "set {VENV_VAR} to a venv made by ../shared/protocols/peers-env/setup.sh \
-                 (scripts/test.sh does) to run the interop test against the real moobius SDK"
-            )
-        });
-    let venv = PathBuf::from(venv);
-    let venv = if venv.is_absolute() {
-        venv
-    } else {
-        repo_root().join(venv)
-    };
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{VENV_VAR} is set but {} does not exist",
-        python.display()
-    );
-    python
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the real moobius SDK: TETHER_PEERS_VENV (scripts/test.sh sets it)"]

@@ -484,3 +484,38 @@ pub fn logs() -> &'static Capture {
     });
     &LOGS
 }
+
+// ---------------------------------------------------------------------------------------
+// Interop with the platforms' real Python SDKs.
+
+/// The repository's root.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The python of the peers venv (`TETHER_PEERS_VENV`, absolute or relative to the
+/// repository root; scripts/test.sh sets it).
+pub fn peers_python() -> std::path::PathBuf {
+    const VENV_VAR: &str = "TETHER_PEERS_VENV";
+    let venv = std::env::var_os(VENV_VAR)
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "set {VENV_VAR} to a venv made by ../shared/protocols/peers-env/setup.sh \
+                 (scripts/test.sh does) to run the interop tests against the real SDKs"
+            )
+        });
+    let venv = std::path::PathBuf::from(venv);
+    let venv = if venv.is_absolute() {
+        venv
+    } else {
+        repo_root().join(venv)
+    };
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{VENV_VAR} is set but {} does not exist",
+        python.display()
+    );
+    python
+}
