@@ -13,7 +13,8 @@
 #   --only      a subset of the workloads W1..W6
 #   --priority N  nice value for the hub and all clients (e.g. -10 while others compile)
 #   --hub PATH  serve the hub from another `tether` binary (e.g. to measure a hub change)
-#   --programs  a subset of: tether, bare-tokio-websockets, bare-tokio-websockets-batch,
+#   --programs  a subset of: tether, tether-batch (W1, W3, W5: `tether bench --batch`),
+#               bare-tokio-websockets, bare-tokio-websockets-batch,
 #               bare-tungstenite, python-websockets, python-aiohttp, python-picows,
 #               python-datadivr-sdk (W6 only)
 # The Python clients are installed into .venv-bench (created if missing; idempotent); the

@@ -40,6 +40,10 @@ class Workload:
 
 #: Programs that only run the workloads naming them (platform SDKs).
 PLATFORM_ONLY = {"python-datadivr-sdk", "python-gather-sdk"}
+#: Programs that run only some workloads: tether's burst API (`--batch`: `send_all` and
+#: `recv_many`) where a burst exists; with one message in flight (W2) or none (W4) it is
+#: `tether` itself.
+ONLY_IN = {"tether-batch": {"W1", "W3", "W5"}}
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -93,6 +97,7 @@ def programs(root: Path, python: str, tether: str, peers_python: str = "") -> li
     py = root / "benches" / "python"
     return [
         Program("tether", [tether, "bench"]),
+        Program("tether-batch", [tether, "bench"], ["--batch"]),
         Program("bare-tokio-websockets", [str(bare / "bare-tokio-websockets")]),
         Program("bare-tokio-websockets-batch", [str(bare / "bare-tokio-websockets")], ["--batch"]),
         Program("bare-tungstenite", [str(bare / "bare-tungstenite")]),
@@ -104,19 +109,24 @@ def programs(root: Path, python: str, tether: str, peers_python: str = "") -> li
     ]
 
 
-#: Ratios printed: (workload, figure, baseline) → tether / baseline.
+#: Ratios printed: (workload, figure, baseline[, program]) → program / baseline; the
+#: program is `tether` unless named.
 RATIOS = [
     ("W1", "msgs_per_s", "bare-tokio-websockets"),
     ("W1", "msgs_per_s", "bare-tokio-websockets-batch"),
+    ("W1", "msgs_per_s", "bare-tokio-websockets", "tether-batch"),
+    ("W1", "msgs_per_s", "bare-tokio-websockets-batch", "tether-batch"),
     ("W1", "msgs_per_s", "python-websockets"),
     ("W1", "msgs_per_s", "python-picows"),
     ("W1", "cpu_s_per_100k", "bare-tokio-websockets"),
+    ("W1", "cpu_s_per_100k", "bare-tokio-websockets", "tether-batch"),
     ("W2", "p50_us", "bare-tokio-websockets"),
     ("W3", "mb_per_s", "bare-tokio-websockets"),
     ("W4", "rss_kib_per_conn", "bare-tokio-websockets"),
     ("W4", "rss_kib_per_conn", "python-websockets"),
     ("W5", "msgs_per_s", "bare-tokio-websockets"),
     ("W5", "msgs_per_s", "bare-tokio-websockets-batch"),
+    ("W5", "msgs_per_s", "bare-tokio-websockets-batch", "tether-batch"),
     ("W5", "msgs_per_s", "python-websockets"),
     ("W6", "msgs_per_s", "python-datadivr-sdk"),
     ("W6g", "msgs_per_s", "python-gather-sdk"),
@@ -285,6 +295,8 @@ def main() -> int:
             for p in progs:
                 if (p.name not in w.programs) if w.programs else (p.name in PLATFORM_ONLY):
                     continue
+                if p.name in ONLY_IN and w.key not in ONLY_IN[p.name]:
+                    continue
                 runs = []
                 for i in range(a.runs):
                     print(f"bench: {w.key} {p.name} run {i + 1}/{a.runs} ...", file=log, flush=True)
@@ -322,12 +334,14 @@ def main() -> int:
         "server_check": server_check,
     }
     ratios = []
-    for key, metric, base in RATIOS:
+    for key, metric, base, *program in RATIOS:
         if key not in cells:
             continue
-        t = median_of(cells[key].get("tether", []), metric)
+        ours = program[0] if program else "tether"
+        t = median_of(cells[key].get(ours, []), metric)
         b = median_of(cells[key].get(base, []), metric)
-        ratios.append({"workload": key, "figure": metric, "baseline": base, "tether": t, "base": b,
+        ratios.append({"workload": key, "figure": metric, "baseline": base, "program": ours,
+                       "tether": t, "base": b,
                        "ratio": round(t / b, 3) if t is not None and b else None})
     result["ratios"] = ratios
     text = json.dumps(result, indent=1)
@@ -374,7 +388,8 @@ def main() -> int:
     print()
     rrows = [["ratio tether / baseline", "tether", "baseline", "ratio"]]
     for r in ratios:
-        rrows.append([f"{r['workload']} {r['figure']} vs {r['baseline']}", fmt(r["tether"]), fmt(r["base"]),
+        rrows.append([f"{r['workload']} {r['figure']}{'' if r['program'] == 'tether' else ' ' + r['program']} vs {r['baseline']}",
+                      fmt(r["tether"]), fmt(r["base"]),
                       "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"])
     print(table(rrows))
     print()

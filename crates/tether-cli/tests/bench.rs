@@ -51,6 +51,25 @@ fn echo_run_reports_every_message_with_latency_percentiles() {
 }
 
 #[test]
+fn batched_echo_and_send_only_count_every_message() {
+    // 2,500 over a window of 300: refills of every size, and a last partial one.
+    let r = bench(&["--batch", "--messages", "2500", "--window", "300"]);
+    assert_eq!(r["workload"], "echo");
+    assert_eq!(r["messages"], 2500);
+    assert!(number(&r, "p50_us") >= 1.0, "{r}");
+    let r = bench(&[
+        "--batch",
+        "--send-only",
+        "--messages",
+        "5000",
+        "--size",
+        "16",
+    ]);
+    assert_eq!(r["workload"], "send-only");
+    assert_eq!(r["messages"], 5000);
+}
+
+#[test]
 fn the_datadivr_profile_matches_every_sum_reply_in_order() {
     let r = bench(&[
         "--profile",

@@ -1,28 +1,26 @@
 //! The cloneable client handle, its builder, and send receipts.
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::{
     config::{ClientConfig, Policy},
     engine::Engine,
-    error::{ConfigError, ConnectionError, RequestError, SendError},
+    error::{ConfigError, ConnectionError, RequestError, SendAllError, SendError},
     event::Events,
+    event_queue::{EventQueue, EventSink},
     outbox::Delivered,
     outgoing::Outgoing,
     protocol::Protocol,
+    receipt::{BatchReceipt, BatchState, Notify},
     router::{HandlerResult, Router},
     shared::Shared,
     state::{State, Statistics, StatsSnapshot},
     transport::{Connect, Endpoint, UrlConnector},
 };
+
+pub use crate::receipt::Receipt;
 
 /// Why a client could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -151,19 +149,29 @@ impl<P: Protocol> ClientBuilder<P> {
             (None, None) => return Err(BuildError::NoTarget),
         };
         let shared = Arc::new(Shared::new(&self.config));
-        let (tx, rx) = mpsc::channel(self.config.event_capacity);
+        let queue = EventQueue::new(self.config.event_capacity);
         let engine = Engine::new(
             shared.clone(),
             self.protocol,
             self.router,
             connector,
             self.config,
-            tx,
+            EventSink::new(queue.clone()),
         );
         let span = tracing::info_span!("tether", platform = engine.protocol.name());
         tokio::spawn(tracing::Instrument::instrument(engine.run(), span));
-        Ok((Client { shared }, Events { rx }))
+        Ok((Client { shared }, Events { queue }))
     }
+}
+
+/// Slots a batch takes at a time: the longest it holds the outbox lock.
+const BATCH_CHUNK: usize = 1024;
+
+/// Why a batch found no room.
+enum Refusal {
+    Closed,
+    Full,
+    DropOldest,
 }
 
 /// What [`ClientBuilder::start`] returns: the handle and the event stream.
@@ -212,6 +220,189 @@ impl<E: Clone + Send + 'static> Client<E> {
     /// Cancelling while waiting for room leaves nothing queued.
     pub async fn send(&self, message: impl Into<Outgoing>) -> Result<Receipt<E>, SendError> {
         self.enqueue(message.into(), true).await
+    }
+
+    /// Queues many messages in order, as [`Client::send`] would one by one, but takes the
+    /// outbox lock, the outbox slots and the connection's wake-up once per run of free
+    /// slots instead of once per message, and gives one receipt for the whole batch: the
+    /// way to hand tether a burst.
+    ///
+    /// Under `Backpressure` it waits for room as it goes (a batch larger than the outbox
+    /// is queued as room frees up); under `Reject` a full outbox stops it; under
+    /// `DropOldest` the oldest messages are dropped (and reported) to make room.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tether::Client<tether::raw::RawMessage>) -> Result<(), Box<dyn std::error::Error>> {
+    /// use tether::Frame;
+    /// let frames = (0..100).map(|i| Frame::text(format!("{{\"n\":{i}}}")));
+    /// let receipt = client.send_all(frames).await?;
+    /// match receipt.await {
+    ///     Ok(delivered) => assert_eq!(delivered, 100),
+    ///     Err(failed) => eprintln!("{} not delivered", failed.len()),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`SendAllError`]: the refusal that stopped the batch (closed, too large, full
+    /// under `Reject`) with its message, the receipt of the messages queued before it,
+    /// and the messages after it, handed back.
+    ///
+    /// # Cancel safety
+    /// Cancelling while it waits for room leaves the messages queued so far queued and
+    /// drops the rest.
+    pub async fn send_all<I>(&self, messages: I) -> Result<BatchReceipt, SendAllError>
+    where
+        I: IntoIterator,
+        I::Item: Into<Outgoing>,
+    {
+        let state = Arc::new(BatchState::default());
+        let mut queued = 0usize;
+        let mut messages = messages.into_iter().map(Into::into).peekable();
+        let mut chunk: Vec<Outgoing> = Vec::new();
+        let stop = |queued: usize,
+                    error: SendError,
+                    chunk: Vec<Outgoing>,
+                    rest: &mut dyn Iterator<Item = Outgoing>| {
+            let mut rest_all = chunk;
+            rest_all.extend(rest);
+            SendAllError {
+                queued,
+                receipt: BatchReceipt {
+                    state: state.clone(),
+                    count: queued,
+                },
+                error,
+                rest: rest_all,
+            }
+        };
+        while messages.peek().is_some() {
+            let room = match self.batch_room().await {
+                Ok(room) => room,
+                Err(Refusal::Closed) => {
+                    let first = messages.next().expect("peeked");
+                    return Err(stop(
+                        queued,
+                        SendError::Closed(first),
+                        Vec::new(),
+                        &mut messages,
+                    ));
+                }
+                Err(Refusal::Full) => {
+                    let first = messages.next().expect("peeked");
+                    let error = self.report(SendError::Full(first));
+                    return Err(stop(queued, error, Vec::new(), &mut messages));
+                }
+                Err(Refusal::DropOldest) => {
+                    // No free slot: this message takes the oldest one's.
+                    let message = messages.next().expect("peeked");
+                    if let Err(error) = self.check(&message) {
+                        return Err(stop(queued, error, Vec::new(), &mut messages));
+                    }
+                    state.add(1);
+                    match self.push_notify(message, false, Notify::Batch(state.clone())) {
+                        Ok(_) => queued += 1,
+                        Err(error) => {
+                            state.unqueue(1);
+                            return Err(stop(queued, error, Vec::new(), &mut messages));
+                        }
+                    }
+                    continue;
+                }
+            };
+            // Take up to `room` messages, checking their sizes before the lock is taken.
+            chunk.clear();
+            let mut too_large = None;
+            while chunk.len() < room {
+                let Some(message) = messages.next() else {
+                    break;
+                };
+                if let Err(error) = self.check(&message) {
+                    too_large = Some(error);
+                    break;
+                }
+                chunk.push(message);
+            }
+            let unused = room - chunk.len();
+            let taken = std::mem::take(&mut chunk);
+            let n = taken.len();
+            let closed = {
+                let mut ob = self.shared.outbox();
+                if ob.closed {
+                    Some(taken)
+                } else {
+                    // Counted before the lock is released: no entry can resolve earlier.
+                    state.add(n);
+                    for message in taken {
+                        ob.push(
+                            message,
+                            tokio::time::Instant::now,
+                            Notify::Batch(state.clone()),
+                        );
+                    }
+                    None
+                }
+            };
+            match closed {
+                Some(mut taken) => {
+                    self.shared.permits.add_permits(room);
+                    if taken.is_empty() {
+                        let error = too_large.expect("a refusal ended an empty chunk");
+                        return Err(stop(queued, error, Vec::new(), &mut messages));
+                    }
+                    let first = taken.remove(0);
+                    if let Some(error) = too_large {
+                        taken.push(error.into_message());
+                    }
+                    return Err(stop(queued, SendError::Closed(first), taken, &mut messages));
+                }
+                None => {
+                    queued += n;
+                    if unused > 0 {
+                        self.shared.permits.add_permits(unused);
+                    }
+                    if n > 0 {
+                        self.shared.waker.wake();
+                    }
+                }
+            }
+            if let Some(error) = too_large {
+                return Err(stop(queued, error, Vec::new(), &mut messages));
+            }
+        }
+        Ok(BatchReceipt {
+            state,
+            count: queued,
+        })
+    }
+
+    /// Free outbox slots for a batch: at least one (waiting for it under `Backpressure`),
+    /// at most [`BATCH_CHUNK`], all already taken.
+    async fn batch_room(&self) -> Result<usize, Refusal> {
+        let permits = &self.shared.permits;
+        let free = permits.available_permits().min(BATCH_CHUNK);
+        if free > 0 {
+            match permits.try_acquire_many(u32::try_from(free).unwrap_or(u32::MAX)) {
+                Ok(p) => {
+                    p.forget();
+                    return Ok(free);
+                }
+                Err(tokio::sync::TryAcquireError::Closed) => return Err(Refusal::Closed),
+                // Another sender took them meanwhile: as if there were none.
+                Err(tokio::sync::TryAcquireError::NoPermits) => {}
+            }
+        }
+        match self.shared.policy {
+            Policy::Backpressure => match permits.acquire().await {
+                Ok(p) => {
+                    p.forget();
+                    Ok(1)
+                }
+                Err(_) => Err(Refusal::Closed),
+            },
+            Policy::Reject => Err(Refusal::Full),
+            Policy::DropOldest => Err(Refusal::DropOldest),
+        }
     }
 
     /// Like [`Client::send`], but never waits: a full outbox under `Backpressure` returns
@@ -283,7 +474,16 @@ impl<E: Clone + Send + 'static> Client<E> {
 
     fn push(&self, message: Outgoing, has_permit: bool) -> Result<Receipt<E>, SendError> {
         let (tx, rx) = oneshot::channel();
-        let copy = message.clone();
+        let seq = self.push_notify(message, has_permit, Notify::One(tx))?;
+        Ok(Receipt { rx, seq })
+    }
+
+    fn push_notify(
+        &self,
+        message: Outgoing,
+        has_permit: bool,
+        notify: Notify<E>,
+    ) -> Result<u64, SendError> {
         let seq = {
             let mut ob = self.shared.outbox();
             if ob.closed {
@@ -306,14 +506,10 @@ impl<E: Clone + Send + 'static> Client<E> {
                     None => return Err(SendError::Full(message)),
                 }
             }
-            ob.push(message, tokio::time::Instant::now, Some(tx))
+            ob.push(message, tokio::time::Instant::now, notify)
         };
         self.shared.waker.wake();
-        Ok(Receipt {
-            rx,
-            message: Some(copy),
-            seq,
-        })
+        Ok(seq)
     }
 
     /// Sends a message that carries an ack key and waits for the inbound message that
@@ -456,33 +652,5 @@ impl<E> Client<E> {
                 reason: "client gone".into(),
                 fatal: false,
             })
-    }
-}
-
-/// Resolves when a queued message is delivered, or fails with the message.
-///
-/// Dropping a receipt does not withdraw the message.
-#[derive(Debug)]
-pub struct Receipt<E> {
-    rx: oneshot::Receiver<Result<Delivered<E>, SendError>>,
-    message: Option<Outgoing>,
-    seq: u64,
-}
-
-impl<E> Future for Receipt<E> {
-    type Output = Result<Delivered<E>, SendError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match Pin::new(&mut self.rx).poll(cx) {
-            Poll::Ready(Ok(result)) => Poll::Ready(result),
-            Poll::Ready(Err(_)) => {
-                let message = self
-                    .message
-                    .take()
-                    .unwrap_or_else(|| Outgoing::new(crate::Frame::text("")));
-                Poll::Ready(Err(SendError::Closed(message)))
-            }
-            Poll::Pending => Poll::Pending,
-        }
     }
 }

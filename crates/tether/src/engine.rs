@@ -16,19 +16,17 @@ use std::{
 };
 
 use bytes::Bytes;
-use tokio::{
-    sync::mpsc,
-    time::{Instant, Interval, MissedTickBehavior, Sleep},
-};
-use tokio_util::sync::PollSender;
+use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 
 use crate::{
     backoff::Backoff,
     config::ClientConfig,
     error::{ConnectionError, Disposition, SendError},
     event::Event,
+    event_queue::EventSink,
     outbox::{Delivered, Entry},
     protocol::{AckOutcome, Output, Protocol},
+    receipt::Notify,
     router::{HandlerFailure, Router},
     shared::Shared,
     state::{State, Statistics},
@@ -57,96 +55,26 @@ enum Exit {
     Lost(ConnectionError),
 }
 
-/// The event stream's sending side, with a bounded backlog the actor owns.
-struct EventSink<E> {
-    tx: Option<PollSender<Event<E>>>,
-    pending: VecDeque<Event<E>>,
-    capacity: usize,
-    /// A pause for the consumer was already logged.
-    warned: bool,
-    /// Since when reading has been paused for the consumer.
-    paused_since: Option<Instant>,
-    /// Events discarded past the hard bound.
-    overflowed: u64,
+/// Messages and bytes written in one pass, added to the statistics once. If a write
+/// fails midway the pass's counts are lost with the connection; the frames are
+/// replayed and counted again on the next one.
+#[derive(Default)]
+struct Written {
+    messages: u64,
+    bytes: u64,
 }
 
-impl<E: Send + 'static> EventSink<E> {
-    fn push(&mut self, event: Event<E>) {
-        if self.tx.is_none() {
-            return;
-        }
-        // Reading pauses at `capacity`, so only events that do not come from the socket
-        // (drops under DropOldest, expired deadlines) can pile up past it while nobody
-        // reads the stream. Past a hard bound they are counted, not kept: each such message
-        // also went back to its sender through its receipt.
-        if self.pending.len() >= self.capacity.saturating_mul(4).max(4096) {
-            self.overflowed += 1;
-            if self.overflowed == 1 {
-                tracing::warn!(
-                    capacity = self.capacity,
-                    "event stream unread: discarding events past its bound"
-                );
-            }
-            return;
-        }
-        self.pending.push_back(event);
+impl Written {
+    fn count(&mut self, frame: &crate::frame::Frame) {
+        self.messages += 1;
+        self.bytes += frame.len() as u64;
     }
 
-    fn has_room(&self) -> bool {
-        self.pending.len() < self.capacity
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) {
-        // Fast path: room in the channel, no reservation future needed.
-        while let Some(tx) = self.tx.as_ref().and_then(PollSender::get_ref) {
-            let Some(event) = self.pending.pop_front() else {
-                return;
-            };
-            match tx.try_send(event) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(event)) => {
-                    self.pending.push_front(event);
-                    break;
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    self.disable();
-                    return;
-                }
-            }
+    fn add_to(&self, stats: &Statistics) {
+        if self.messages > 0 {
+            Statistics::add(&stats.messages_out, self.messages);
+            Statistics::add(&stats.bytes_out, self.bytes);
         }
-        while !self.pending.is_empty() {
-            let Some(tx) = self.tx.as_mut() else { break };
-            match tx.poll_reserve(cx) {
-                Poll::Ready(Ok(())) => {
-                    let event = self.pending.pop_front().expect("checked non-empty");
-                    if tx.send_item(event).is_err() {
-                        self.disable();
-                    }
-                }
-                Poll::Ready(Err(_)) => self.disable(),
-                Poll::Pending => break,
-            }
-        }
-    }
-
-    fn disable(&mut self) {
-        self.tx = None;
-        self.pending.clear();
-    }
-
-    async fn flush_within(&mut self, limit: Duration) {
-        let _ = tokio::time::timeout(
-            limit,
-            poll_fn(|cx| {
-                self.poll_flush(cx);
-                if self.pending.is_empty() || self.tx.is_none() {
-                    Poll::Ready(())
-                } else {
-                    Poll::Pending
-                }
-            }),
-        )
-        .await;
     }
 }
 
@@ -195,7 +123,7 @@ impl<P: Protocol> Engine<P> {
         router: Router<P::Event>,
         connector: Box<dyn Connect>,
         config: ClientConfig,
-        events: tokio::sync::mpsc::Sender<Event<P::Event>>,
+        events: EventSink<P::Event>,
     ) -> Self {
         let now = Instant::now();
         Self {
@@ -204,14 +132,7 @@ impl<P: Protocol> Engine<P> {
             router,
             connector,
             backoff: Backoff::new(config.backoff.clone()),
-            events: EventSink {
-                tx: Some(PollSender::new(events)),
-                pending: VecDeque::new(),
-                capacity: config.event_capacity,
-                warned: false,
-                paused_since: None,
-                overflowed: 0,
-            },
+            events,
             config,
             started: now,
             ever_ready: false,
@@ -337,11 +258,13 @@ impl<P: Protocol> Engine<P> {
     /// reporting drops, pushing events. Returns `true` when a close was requested.
     fn poll_maintenance(&mut self, cx: &mut Context<'_>) -> bool {
         self.shared.waker.register(cx.waker());
-        let now = Instant::now();
         let mut expired = Vec::new();
         let (dropped, refused, next) = {
             let mut ob = self.shared.outbox();
-            ob.expire(now, &mut expired);
+            // The clock is read only when a message has a deadline (this runs every poll).
+            if ob.next_deadline().is_some() {
+                ob.expire(Instant::now(), &mut expired);
+            }
             (
                 std::mem::take(&mut ob.dropped),
                 std::mem::take(&mut ob.refused),
@@ -446,16 +369,17 @@ impl<P: Protocol> Engine<P> {
         // Timers. Without pings (a TCP platform), silence counts only while a message
         // awaits its acknowledgement: a peer that stops answering requests is presumed
         // dead after heartbeat + dead_after, as with pings.
+        let now = Instant::now();
         let watched = conn.pings || {
             if self.shared.outbox().awaiting_ack() == 0 {
-                conn.last_inbound = Instant::now();
+                conn.last_inbound = now;
             }
             true
         };
         if watched {
             let deadline = conn.last_inbound + self.config.heartbeat + self.config.dead_after;
-            if Instant::now() >= deadline {
-                let silent = Instant::now() - conn.last_inbound;
+            if now >= deadline {
+                let silent = now - conn.last_inbound;
                 return Poll::Ready(Exit::Lost(ConnectionError::DeadPeer(silent)));
             }
             if conn.watchdog.deadline() != deadline {
@@ -472,6 +396,8 @@ impl<P: Protocol> Engine<P> {
 
         // Read.
         let mut budget = READ_BUDGET;
+        // The time of the last inbound item, read once per burst (not per frame).
+        let mut heard = false;
         // Platform replies wait in `control` while the writer is blocked: reading pauses
         // past CONTROL_LIMIT rather than letting them grow.
         while budget > 0 && self.events.has_room() && conn.control.len() < CONTROL_LIMIT {
@@ -486,7 +412,7 @@ impl<P: Protocol> Engine<P> {
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Exit::Lost(e)),
                 Poll::Ready(Some(Ok(received))) => {
-                    conn.last_inbound = Instant::now();
+                    heard = true;
                     self.replied = false;
                     if let Err(e) = self.on_received(conn, received) {
                         return Poll::Ready(Exit::Lost(e));
@@ -502,6 +428,9 @@ impl<P: Protocol> Engine<P> {
                 }
             }
             budget -= 1;
+        }
+        if heard {
+            conn.last_inbound = Instant::now();
         }
         if budget == 0 {
             cx.waker().wake_by_ref();
@@ -590,6 +519,7 @@ impl<P: Protocol> Engine<P> {
         flush: bool,
     ) -> Poll<Result<(), ConnectionError>> {
         let stats = &self.shared.stats;
+        let mut written = Written::default();
         let mut budget = WRITE_BUDGET;
         loop {
             let has_work = conn.ping_due
@@ -619,16 +549,14 @@ impl<P: Protocol> Engine<P> {
                 continue;
             }
             if let Some(frame) = conn.control.pop_front() {
-                Statistics::add(&stats.messages_out, 1);
-                Statistics::add(&stats.bytes_out, frame.len() as u64);
+                written.count(&frame);
                 conn.transport.start_send(frame)?;
                 continue;
             }
             if conn.app_heartbeat_due {
                 conn.app_heartbeat_due = false;
                 if let Some(frame) = self.protocol.heartbeat() {
-                    Statistics::add(&stats.messages_out, 1);
-                    Statistics::add(&stats.bytes_out, frame.len() as u64);
+                    written.count(&frame);
                     conn.transport.start_send(frame)?;
                 }
                 continue;
@@ -637,12 +565,12 @@ impl<P: Protocol> Engine<P> {
                 self.shared.outbox().take_unsent(TAKE_BATCH, &mut conn.wire);
             }
             if let Some((seq, frame)) = conn.wire.pop_front() {
-                Statistics::add(&stats.messages_out, 1);
-                Statistics::add(&stats.bytes_out, frame.len() as u64);
+                written.count(&frame);
                 conn.transport.start_send(frame)?;
                 conn.last_written = Some(seq);
             }
         }
+        written.add_to(stats);
         if conn.needs_flush && flush {
             match conn.transport.poll_flush(cx) {
                 Poll::Ready(Ok(())) => {
@@ -791,7 +719,9 @@ impl<P: Protocol> Engine<P> {
             match self.shared.permits.try_acquire() {
                 Ok(permit) => {
                     permit.forget();
-                    self.shared.outbox().push(reply, Instant::now, None);
+                    self.shared
+                        .outbox()
+                        .push(reply, Instant::now, Notify::Nobody);
                     self.replied = true;
                 }
                 Err(_) => {

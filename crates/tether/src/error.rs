@@ -147,6 +147,22 @@ pub enum SendError {
     },
 }
 
+/// Why [`Client::send_all`](crate::Client::send_all) stopped before queuing every
+/// message. Nothing is lost: the messages queued before the refusal stay queued (follow
+/// them with `receipt`), the refused one is in `error`, and every later one is in `rest`.
+#[derive(Debug, thiserror::Error)]
+#[error("batch stopped after {queued} queued message(s): {error}")]
+pub struct SendAllError {
+    /// How many messages were queued before the refusal.
+    pub queued: usize,
+    /// The receipt of the queued messages.
+    pub receipt: crate::BatchReceipt,
+    /// The refusal, carrying the refused message.
+    pub error: SendError,
+    /// The messages after the refused one, not queued, in order.
+    pub rest: Vec<Outgoing>,
+}
+
 impl SendError {
     /// The message that was not delivered.
     #[must_use]

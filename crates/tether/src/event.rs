@@ -1,8 +1,11 @@
 //! What the event stream reports.
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
-use crate::{outgoing::AckKey, outgoing::Outgoing, protocol::AckOutcome, state::State};
+use crate::{
+    event_queue::EventQueue, outgoing::AckKey, outgoing::Outgoing, protocol::AckOutcome,
+    state::State,
+};
 
 /// One thing that happened to a client, in order.
 #[derive(Debug, Clone)]
@@ -56,19 +59,44 @@ pub enum Event<E> {
 ///
 /// It is bounded: if it is not read, the client stops reading from the socket once
 /// it is full (nothing is dropped). Drop it if you only use handlers.
-#[derive(Debug)]
 pub struct Events<E> {
-    pub(crate) rx: mpsc::Receiver<Event<E>>,
+    pub(crate) queue: Arc<EventQueue<E>>,
+}
+
+impl<E> std::fmt::Debug for Events<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
+impl<E> Drop for Events<E> {
+    fn drop(&mut self) {
+        self.queue.close_consumer();
+    }
 }
 
 impl<E> Events<E> {
     /// The next event; `None` once the client has closed and every event was read.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: an event is taken only when this returns it.
     pub async fn recv(&mut self) -> Option<Event<E>> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| self.queue.poll_recv(cx)).await
+    }
+
+    /// Waits for at least one event, then moves up to `limit` ready events into `buffer`
+    /// (appended, in order); returns how many. `0` once the client has closed and every
+    /// event was read (or when `limit` is 0). Cheaper per event than [`Events::recv`] for a
+    /// consumer that takes events in bursts.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: events are taken only when this returns them.
+    pub async fn recv_many(&mut self, buffer: &mut Vec<Event<E>>, limit: usize) -> usize {
+        std::future::poll_fn(|cx| self.queue.poll_recv_many(cx, buffer, limit)).await
     }
 
     /// The next event if one is ready now.
     pub fn try_recv(&mut self) -> Option<Event<E>> {
-        self.rx.try_recv().ok()
+        self.queue.try_recv()
     }
 }

@@ -51,21 +51,24 @@ mod config;
 mod engine;
 mod error;
 mod event;
+mod event_queue;
 mod frame;
 mod outbox;
 mod outgoing;
 mod platform;
 mod protocol;
+mod receipt;
 mod router;
 mod secret;
 mod shared;
 mod state;
 pub mod transport;
 
-pub use client::{BuildError, Client, ClientBuilder, Receipt, Started};
+pub use client::{BuildError, Client, ClientBuilder, Started};
 pub use config::{BackoffConfig, ClientConfig, Policy};
 pub use error::{
-    ConfigError, ConnectionError, Disposition, RequestError, SendError, default_close_disposition,
+    ConfigError, ConnectionError, Disposition, RequestError, SendAllError, SendError,
+    default_close_disposition,
 };
 pub use event::{Event, Events};
 pub use frame::Frame;
@@ -86,6 +89,7 @@ pub use platform::raw;
 pub use protocol::{
     Ack, AckOutcome, CodecError, CodecFactory, DecodeError, FrameCodec, Inbound, Output, Protocol,
 };
+pub use receipt::{BatchReceipt, Receipt};
 pub use router::{BoxError, HandlerResult};
 pub use secret::Secret;
 pub use state::{State, Statistics, StatsSnapshot};

@@ -17,9 +17,11 @@ use std::{
     collections::{BinaryHeap, VecDeque},
 };
 
-use tokio::{sync::oneshot, time::Instant};
+use tokio::time::Instant;
 
-use crate::{error::SendError, frame::Frame, outgoing::AckKey, outgoing::Outgoing};
+use crate::{
+    error::SendError, frame::Frame, outgoing::AckKey, outgoing::Outgoing, receipt::Notify,
+};
 
 /// Refusals kept for reporting between two runs of the actor (each refused message also
 /// went straight back to its sender with the error).
@@ -32,21 +34,28 @@ pub struct Delivered<E> {
     pub reply: Option<E>,
 }
 
-pub(crate) type ReceiptSender<E> = oneshot::Sender<Result<Delivered<E>, SendError>>;
-
 /// One message in the outbox.
 #[derive(Debug)]
 pub(crate) struct Entry<E> {
     pub(crate) seq: u64,
     pub(crate) message: Outgoing,
-    pub(crate) receipt: Option<ReceiptSender<E>>,
+    pub(crate) receipt: Notify<E>,
 }
 
 impl<E> Entry<E> {
     /// Resolves the sender's receipt (if anyone still waits on it).
     pub(crate) fn resolve(mut self, result: Result<Delivered<E>, SendError>) {
-        if let Some(tx) = self.receipt.take() {
-            let _ = tx.send(result);
+        std::mem::take(&mut self.receipt).resolve(result);
+    }
+}
+
+impl<E> Drop for Entry<E> {
+    /// An entry that leaves without being resolved (the client and its actor gone) hands
+    /// its message back as `Closed`, so receipts need no copy of their message.
+    fn drop(&mut self) {
+        if !self.receipt.is_nobody() {
+            let message = std::mem::replace(&mut self.message, Outgoing::new(Frame::text("")));
+            std::mem::take(&mut self.receipt).resolve(Err(SendError::Closed(message)));
         }
     }
 }
@@ -105,7 +114,7 @@ impl<E> Outbox<E> {
         &mut self,
         message: Outgoing,
         now: impl FnOnce() -> Instant,
-        receipt: Option<ReceiptSender<E>>,
+        receipt: Notify<E>,
     ) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -247,13 +256,13 @@ mod tests {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
         for t in ["a", "b", "c", "d"] {
-            ob.push(msg(t, true), || now, None);
+            ob.push(msg(t, true), || now, Notify::Nobody);
         }
         let mut wire = VecDeque::new();
         ob.take_unsent(3, &mut wire);
         assert_eq!(texts(&wire), ["a", "b", "c"]);
         assert!(ob.take_acked(&AckKey::new("b")).is_some());
-        ob.push(msg("e", true), || now, None);
+        ob.push(msg("e", true), || now, Notify::Nobody);
         assert_eq!(ob.requeue_written(), 2);
         wire.clear();
         ob.take_unsent(10, &mut wire);
@@ -265,10 +274,10 @@ mod tests {
     fn unacked_and_unflushed_merge_back_in_sequence_order() {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
-        ob.push(msg("1", true), || now, None);
-        ob.push(msg("2", false), || now, None);
-        ob.push(msg("3", true), || now, None);
-        ob.push(msg("4", false), || now, None);
+        ob.push(msg("1", true), || now, Notify::Nobody);
+        ob.push(msg("2", false), || now, Notify::Nobody);
+        ob.push(msg("3", true), || now, Notify::Nobody);
+        ob.push(msg("4", false), || now, Notify::Nobody);
         let mut wire = VecDeque::new();
         ob.take_unsent(4, &mut wire);
         ob.requeue_written();
@@ -281,9 +290,9 @@ mod tests {
     fn flush_delivers_only_messages_written_before_it_and_without_ack() {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
-        ob.push(msg("a", false), || now, None);
-        ob.push(msg("b", true), || now, None);
-        ob.push(msg("c", false), || now, None);
+        ob.push(msg("a", false), || now, Notify::Nobody);
+        ob.push(msg("b", true), || now, Notify::Nobody);
+        ob.push(msg("c", false), || now, Notify::Nobody);
         let mut wire = VecDeque::new();
         ob.take_unsent(3, &mut wire);
         let mut delivered = Vec::new();
@@ -298,8 +307,8 @@ mod tests {
     fn drop_oldest_takes_the_oldest_wherever_it_is() {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
-        ob.push(msg("a", true), || now, None);
-        ob.push(msg("b", false), || now, None);
+        ob.push(msg("a", true), || now, Notify::Nobody);
+        ob.push(msg("b", false), || now, Notify::Nobody);
         let mut wire = VecDeque::new();
         ob.take_unsent(1, &mut wire);
         let e = ob.pop_oldest().unwrap();
@@ -318,14 +327,14 @@ mod tests {
         ob.push(
             msg("a", false).with_deadline(std::time::Duration::from_secs(2)),
             || now,
-            None,
+            Notify::Nobody,
         );
         ob.push(
             msg("b", false).with_deadline(std::time::Duration::from_secs(1)),
             || now,
-            None,
+            Notify::Nobody,
         );
-        ob.push(msg("c", false), || now, None);
+        ob.push(msg("c", false), || now, Notify::Nobody);
         let mut expired = Vec::new();
         ob.expire(now, &mut expired);
         assert!(expired.is_empty());
@@ -345,8 +354,8 @@ mod tests {
     fn an_ack_resolves_the_oldest_message_with_that_key() {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
-        ob.push(msg("k", true), || now, None);
-        ob.push(msg("k", true), || now, None);
+        ob.push(msg("k", true), || now, Notify::Nobody);
+        ob.push(msg("k", true), || now, Notify::Nobody);
         let mut wire = VecDeque::new();
         ob.take_unsent(2, &mut wire);
         assert_eq!(ob.take_acked(&AckKey::new("k")).unwrap().seq, 0);
@@ -359,7 +368,7 @@ mod tests {
         let now = Instant::now();
         let mut ob: Outbox<()> = Outbox::default();
         for t in ["a", "b", "c"] {
-            ob.push(msg(t, t != "b"), || now, None);
+            ob.push(msg(t, t != "b"), || now, Notify::Nobody);
         }
         let mut wire = VecDeque::new();
         ob.take_unsent(2, &mut wire);

@@ -64,6 +64,12 @@ pub struct BenchArgs {
     /// Write only, into a sink.
     #[arg(long)]
     pub send_only: bool,
+    /// Hand messages over in bursts with `Client::send_all` (one call per refill of the
+    /// window, or per 1,024 messages with --send-only) and take events with
+    /// `Events::recv_many`, instead of one `send` and one `recv` per message. Raw profile;
+    /// not with --rate.
+    #[arg(long, conflicts_with = "rate")]
+    pub batch: bool,
     /// The hub's control API, to read the sink's count (--send-only with a URL).
     #[arg(long, value_name = "URL")]
     pub control: Option<String>,
@@ -136,6 +142,9 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     if (datadivr || gather) && (args.send_only || args.idle.is_some()) {
         return Err("a platform --profile runs the echo workload only".into());
     }
+    if (datadivr || gather) && args.batch {
+        return Err("--batch applies to the raw profile only".into());
+    }
     let endpoint = match (args.send_only, args.profile) {
         (true, _) => "sink",
         (false, Profile::Datadivr) => "datadivr",
@@ -158,6 +167,7 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
         duration: args.duration.map(Duration::from_secs_f64),
         config: workload::config(args.window as usize, args.size.max(1 << 20)),
         progress: Arc::new(AtomicU64::new(0)),
+        batch: args.batch,
     };
     let mut report = Report {
         url: target.url.clone(),

@@ -34,7 +34,12 @@ pub struct Plan {
     pub config: ClientConfig,
     /// Messages done so far, all clients (for the progress bar).
     pub progress: Arc<AtomicU64>,
+    /// Hand messages over with `send_all` and take events with `recv_many`.
+    pub batch: bool,
 }
+
+/// Messages per `send_all` in the send-only workload with `--batch`.
+const SEND_ONLY_BATCH: u64 = 1024;
 
 /// A message of `size` bytes: a JSON text (`{"seq":0,"pad":"xx…"}`) or, with `binary`,
 /// that many bytes.
@@ -110,6 +115,9 @@ pub async fn echo(
     client: Client<RawMessage>,
     mut events: Events<RawMessage>,
 ) -> Result<EchoResult, String> {
+    if plan.batch {
+        return echo_batched(plan, client, events).await;
+    }
     let mut latency = latency_histogram();
     let mut outstanding: VecDeque<Instant> = VecDeque::with_capacity(plan.window);
     let (mut sent, mut received) = (0u64, 0u64);
@@ -170,6 +178,62 @@ pub async fn echo(
     Ok(EchoResult { received, latency })
 }
 
+/// The echo workload with `--batch`: each refill of the window is one `send_all` (its
+/// messages share one send time: they are handed over together), and events are taken
+/// with `recv_many`.
+async fn echo_batched(
+    plan: Plan,
+    client: Client<RawMessage>,
+    mut events: Events<RawMessage>,
+) -> Result<EchoResult, String> {
+    let mut latency = latency_histogram();
+    let mut outstanding: VecDeque<Instant> = VecDeque::with_capacity(plan.window);
+    let mut buffer = Vec::with_capacity(plan.window);
+    let (mut sent, mut received) = (0u64, 0u64);
+    let start = Instant::now();
+    loop {
+        let sending = sent < plan.messages && plan.duration.is_none_or(|d| start.elapsed() < d);
+        let room = plan.window - outstanding.len();
+        if sending && room > 0 {
+            let n = usize::try_from(plan.messages - sent).map_or(room, |left| left.min(room));
+            client
+                .send_all(std::iter::repeat_n(plan.frame.clone(), n))
+                .await
+                .map_err(|e| format!("send failed: {e}"))?;
+            let at = Instant::now();
+            outstanding.extend(std::iter::repeat_n(at, n));
+            sent += n as u64;
+        } else if outstanding.is_empty() {
+            break;
+        }
+        if events.recv_many(&mut buffer, plan.window).await == 0 {
+            return Err("the client stopped".into());
+        }
+        let now = Instant::now();
+        let mut echoed = 0;
+        for event in buffer.drain(..) {
+            match event {
+                Event::Message(_) => {
+                    let Some(at) = outstanding.pop_front() else {
+                        return Err("an echo arrived for a message never sent".into());
+                    };
+                    let us = u64::try_from((now - at).as_micros()).unwrap_or(u64::MAX);
+                    latency.saturating_record(us.max(1));
+                    echoed += 1;
+                }
+                Event::State(state) if state.is_closed() => {
+                    return Err(format!("the connection closed: {state:?}"));
+                }
+                _ => {}
+            }
+        }
+        received += echoed;
+        plan.progress.fetch_add(echoed, Relaxed);
+    }
+    client.close().await;
+    Ok(EchoResult { received, latency })
+}
+
 /// Writes the plan's messages without waiting for anything but room in the outbox, then
 /// waits until every one is flushed.
 ///
@@ -178,6 +242,18 @@ pub async fn echo(
 pub async fn send_only(plan: Plan, client: Client<RawMessage>) -> Result<u64, String> {
     let start = Instant::now();
     let mut sent = 0u64;
+    while plan.batch && sent < plan.messages && plan.duration.is_none_or(|d| start.elapsed() < d) {
+        let n = (plan.messages - sent).min(SEND_ONLY_BATCH);
+        client
+            .send_all(std::iter::repeat_n(
+                plan.frame.clone(),
+                usize::try_from(n).unwrap_or(1),
+            ))
+            .await
+            .map_err(|e| format!("send failed: {e}"))?;
+        sent += n;
+        plan.progress.fetch_add(n, Relaxed);
+    }
     while sent < plan.messages && plan.duration.is_none_or(|d| start.elapsed() < d) {
         if plan.rate > 0.0 {
             #[allow(clippy::cast_precision_loss)]
@@ -193,7 +269,9 @@ pub async fn send_only(plan: Plan, client: Client<RawMessage>) -> Result<u64, St
             plan.progress.fetch_add(1024, Relaxed);
         }
     }
-    plan.progress.fetch_add(sent % 1024, Relaxed);
+    if !plan.batch {
+        plan.progress.fetch_add(sent % 1024, Relaxed);
+    }
     client
         .drain(Duration::from_secs(60))
         .await
