@@ -14,7 +14,10 @@ use std::{
     time::Duration,
 };
 
-use tether::{Frame, transport::BoxTransport};
+use tether::{
+    Frame,
+    transport::{BoxTransport, Coalescing, WriteHold},
+};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::TcpStream,
@@ -51,16 +54,13 @@ pub(crate) enum Command {
     Inject(Frame),
 }
 
-/// Bytes a [`HubStream`] holds back while holding, before it writes them through.
-const HOLD_LIMIT: usize = 256 * 1024;
-
 /// What a connection's driver shares with its [`HubStream`].
 #[derive(Debug, Default)]
 pub(crate) struct StreamControl {
     /// End with a reset instead of a FIN.
     reset: AtomicBool,
-    /// Coalesce writes: see [`HubStream`].
-    hold: AtomicBool,
+    /// Coalesce writes while the driver reads: see [`Coalescing`].
+    hold: WriteHold,
 }
 
 impl StreamControl {
@@ -71,90 +71,33 @@ impl StreamControl {
     /// While holding, the stream appends writes to its buffer and its `poll_flush` returns
     /// at once; once released, the next flush (or write) writes everything out.
     pub(crate) fn set_hold(&self, hold: bool) {
-        self.hold.store(hold, Ordering::Relaxed);
+        self.hold.set(hold);
     }
 }
 
-/// A TCP stream that can be made to end with a reset instead of a FIN, and that coalesces
-/// writes while the driver reads.
-///
-/// tokio-websockets' `poll_next` flushes whatever is queued before it reads the next
-/// frame, so a read loop that queues each reply as it reads would make one `writev` per
-/// reply. While the driver's read loop runs it sets `hold`: writes are appended to `buf`
-/// (written through once more than [`HOLD_LIMIT`] bytes are held) and `poll_flush` holds;
-/// the driver's one flush after the loop writes everything in one syscall. Bytes leave in
-/// the order they were written, so replies stay ahead of a close reply the transport
-/// queued after them.
+/// A TCP stream that coalesces writes while the driver reads (tether's [`Coalescing`]:
+/// the replies of a read burst leave in one syscall, in order, still ahead of a close
+/// reply the transport queued after them), and that can be made to end with a reset
+/// instead of a FIN.
 pub(crate) struct HubStream {
-    inner: TcpStream,
+    inner: Coalescing<TcpStream>,
     control: Arc<StreamControl>,
-    /// Held bytes; `buf[pos..]` is not written yet.
-    buf: Vec<u8>,
-    pos: usize,
 }
 
 impl HubStream {
     pub(crate) fn new(inner: TcpStream) -> (Self, Arc<StreamControl>) {
-        let control = Arc::new(StreamControl::default());
+        let (inner, hold) = Coalescing::new(inner);
+        let control = Arc::new(StreamControl {
+            reset: AtomicBool::new(false),
+            hold,
+        });
         (
             Self {
                 inner,
                 control: control.clone(),
-                buf: Vec::new(),
-                pos: 0,
             },
             control,
         )
-    }
-
-    fn held(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    /// Writes the held bytes, and `bufs` after them in the same `writev`; the bytes of
-    /// `bufs` written (`Ready(0)` only when `bufs` is empty and nothing is held).
-    fn poll_write_through(
-        &mut self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            let held = self.held();
-            if held == 0 {
-                self.buf.clear();
-                self.pos = 0;
-                if bufs.iter().all(|b| b.is_empty()) {
-                    return Poll::Ready(Ok(0));
-                }
-                return Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-            }
-            let n = {
-                let mut slices = Vec::with_capacity(bufs.len() + 1);
-                slices.push(io::IoSlice::new(&self.buf[self.pos..]));
-                slices.extend(bufs.iter().map(|b| io::IoSlice::new(b)));
-                std::task::ready!(Pin::new(&mut self.inner).poll_write_vectored(cx, &slices))?
-            };
-            if n == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            if n >= held {
-                self.buf.clear();
-                self.pos = 0;
-                if n > held || bufs.iter().all(|b| b.is_empty()) {
-                    return Poll::Ready(Ok(n - held));
-                }
-            } else {
-                self.pos += n;
-            }
-        }
-    }
-
-    /// Writes out every held byte.
-    fn poll_write_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.held() > 0 {
-            std::task::ready!(self.poll_write_through(cx, &[]))?;
-        }
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -162,7 +105,7 @@ impl Drop for HubStream {
     fn drop(&mut self) {
         if self.control.reset.load(Ordering::Relaxed) {
             // Linger 0: the kernel sends RST when the socket closes.
-            let _ = socket2::SockRef::from(&self.inner).set_linger(Some(Duration::ZERO));
+            let _ = socket2::SockRef::from(self.inner.get_ref()).set_linger(Some(Duration::ZERO));
         }
     }
 }
@@ -179,50 +122,31 @@ impl AsyncRead for HubStream {
 
 impl AsyncWrite for HubStream {
     fn poll_write(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+        Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let len: usize = bufs.iter().map(|b| b.len()).sum();
-        if this.control.hold.load(Ordering::Relaxed) && this.held() + len <= HOLD_LIMIT {
-            if this.pos > 0 && this.pos == this.buf.len() {
-                this.buf.clear();
-                this.pos = 0;
-            }
-            for b in bufs {
-                this.buf.extend_from_slice(b);
-            }
-            return Poll::Ready(Ok(len));
-        }
-        this.poll_write_through(cx, bufs)
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.control.hold.load(Ordering::Relaxed) {
-            return Poll::Ready(Ok(()));
-        }
-        std::task::ready!(this.poll_write_held(cx))?;
-        Pin::new(&mut this.inner).poll_flush(cx)
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        std::task::ready!(this.poll_write_held(cx))?;
-        Pin::new(&mut this.inner).poll_shutdown(cx)
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -471,72 +395,5 @@ impl Driver {
             *needs_flush = true;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::{
-        io::{AsyncReadExt, AsyncWriteExt},
-        net::TcpListener,
-    };
-
-    use super::*;
-
-    async fn pair() -> (HubStream, Arc<StreamControl>, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap());
-        let (client, accepted) = tokio::join!(client, listener.accept());
-        let (stream, control) = HubStream::new(accepted.unwrap().0);
-        (stream, control, client.unwrap())
-    }
-
-    async fn read_now(peer: &mut TcpStream) -> Vec<u8> {
-        let mut buf = vec![0; 1 << 20];
-        match tokio::time::timeout(Duration::from_millis(100), peer.read(&mut buf)).await {
-            Ok(n) => buf[..n.unwrap()].to_vec(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    #[tokio::test]
-    async fn held_writes_go_out_at_the_flush_after_release_in_order() {
-        let (mut stream, control, mut peer) = pair().await;
-        control.set_hold(true);
-        stream.write_all(b"one,").await.unwrap();
-        stream.write_all(b"two,").await.unwrap();
-        stream.flush().await.unwrap(); // holds
-        assert!(read_now(&mut peer).await.is_empty());
-        control.set_hold(false);
-        stream.write_all(b"three").await.unwrap(); // written through, after the held bytes
-        stream.flush().await.unwrap();
-        let mut got = Vec::new();
-        while got.len() < 13 {
-            got.extend(read_now(&mut peer).await);
-        }
-        assert_eq!(got, b"one,two,three");
-    }
-
-    #[tokio::test]
-    async fn holding_writes_through_past_the_limit_and_shutdown_writes_the_rest() {
-        let (mut stream, control, mut peer) = pair().await;
-        let reader = tokio::spawn(async move {
-            let mut all = Vec::new();
-            peer.read_to_end(&mut all).await.unwrap();
-            all
-        });
-        control.set_hold(true);
-        let mut expected = Vec::new();
-        for i in 0..5u8 {
-            let chunk = vec![i; 100 * 1024];
-            stream.write_all(&chunk).await.unwrap();
-            expected.extend(chunk);
-        }
-        stream.write_all(b"tail").await.unwrap();
-        expected.extend(b"tail");
-        // Past HOLD_LIMIT the stream wrote through: what it holds now is less than that.
-        assert!(stream.held() <= HOLD_LIMIT);
-        stream.shutdown().await.unwrap();
-        assert_eq!(reader.await.unwrap(), expected);
     }
 }

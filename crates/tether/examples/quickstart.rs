@@ -35,10 +35,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("reply: {:?}", reply.text());
 
+    // A burst: one call, one lock and one wake-up per run of free outbox slots, one
+    // receipt for the whole batch (Ok(n) once every message is delivered).
+    let batch = client
+        .send_all((3..100).map(|id| raw.encode(&json!({"id": id, "type": "chat"}))))
+        .await?;
+    println!(
+        "delivered: {:?}",
+        batch.await.map_err(|failed| failed.len())
+    );
+
     client.close().await;
-    while let Some(event) = events.recv().await {
-        if let Event::State(state) = event {
-            println!("{state:?}");
+    // `recv_many` takes every ready event at once; `recv` one at a time.
+    let mut ready = Vec::new();
+    while events.recv_many(&mut ready, 256).await > 0 {
+        for event in ready.drain(..) {
+            if let Event::State(state) = event {
+                println!("{state:?}");
+            }
         }
     }
     Ok(())

@@ -394,43 +394,18 @@ impl<P: Protocol> Engine<P> {
             }
         }
 
-        // Read.
-        let mut budget = READ_BUDGET;
-        // The time of the last inbound item, read once per burst (not per frame).
-        let mut heard = false;
-        // Platform replies wait in `control` while the writer is blocked: reading pauses
-        // past CONTROL_LIMIT rather than letting them grow.
-        while budget > 0 && self.events.has_room() && conn.control.len() < CONTROL_LIMIT {
-            match conn.transport.poll_recv(cx) {
-                Poll::Pending => break,
-                Poll::Ready(None) => {
-                    let error = match conn.peer_close.take() {
-                        Some((code, reason)) => ConnectionError::ClosedByPeer { code, reason },
-                        None => ConnectionError::Eof,
-                    };
-                    return Poll::Ready(Exit::Lost(error));
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Exit::Lost(e)),
-                Poll::Ready(Some(Ok(received))) => {
-                    heard = true;
-                    self.replied = false;
-                    if let Err(e) = self.on_received(conn, received) {
-                        return Poll::Ready(Exit::Lost(e));
-                    }
-                    // Replies (a handler's, the platform's) are buffered before the next
-                    // frame is read, so they go out ahead of anything the transport
-                    // answers itself (the close frame after a protocol error). No flush yet.
-                    if (self.replied || !conn.control.is_empty())
-                        && let Poll::Ready(Err(e)) = self.poll_write(conn, cx, false)
-                    {
-                        return Poll::Ready(Exit::Lost(e));
-                    }
-                }
-            }
-            budget -= 1;
-        }
+        // Read. The transport holds its writes during the burst, so the replies queued
+        // after each frame (and pongs) leave together at the flush below.
+        conn.transport.hold_writes(true);
+        let burst = self.read_burst(conn, cx);
+        conn.transport.hold_writes(false);
+        let (budget, heard) = match burst {
+            Ok(read) => read,
+            Err(exit) => return Poll::Ready(exit),
+        };
         if heard {
             conn.last_inbound = Instant::now();
+            conn.needs_flush = true;
         }
         if budget == 0 {
             cx.waker().wake_by_ref();
@@ -465,6 +440,43 @@ impl<P: Protocol> Engine<P> {
             Poll::Ready(Err(e)) => Poll::Ready(Exit::Lost(e)),
             _ => Poll::Pending,
         }
+    }
+
+    /// Reads and handles inbound items until the socket has none, the budget is spent or
+    /// the event stream is full. Returns the budget left and whether anything was read.
+    fn read_burst(&mut self, conn: &mut Conn, cx: &mut Context<'_>) -> Result<(usize, bool), Exit> {
+        let mut budget = READ_BUDGET;
+        let mut heard = false;
+        // Platform replies wait in `control` while the writer is blocked: reading pauses
+        // past CONTROL_LIMIT rather than letting them grow.
+        while budget > 0 && self.events.has_room() && conn.control.len() < CONTROL_LIMIT {
+            match conn.transport.poll_recv(cx) {
+                Poll::Pending => break,
+                Poll::Ready(None) => {
+                    let error = match conn.peer_close.take() {
+                        Some((code, reason)) => ConnectionError::ClosedByPeer { code, reason },
+                        None => ConnectionError::Eof,
+                    };
+                    return Err(Exit::Lost(error));
+                }
+                Poll::Ready(Some(Err(e))) => return Err(Exit::Lost(e)),
+                Poll::Ready(Some(Ok(received))) => {
+                    heard = true;
+                    self.replied = false;
+                    self.on_received(conn, received).map_err(Exit::Lost)?;
+                    // Replies (a handler's, the platform's) are buffered before the next
+                    // frame is read, so they go out ahead of anything the transport
+                    // answers itself (the close frame after a protocol error). No flush yet.
+                    if (self.replied || !conn.control.is_empty())
+                        && let Poll::Ready(Err(e)) = self.poll_write(conn, cx, false)
+                    {
+                        return Err(Exit::Lost(e));
+                    }
+                }
+            }
+            budget -= 1;
+        }
+        Ok((budget, heard))
     }
 
     /// After our close frame: keep delivering what the peer sent before its close (late

@@ -2,6 +2,7 @@
 //! behind one poll-based trait the engine drives. Any `AsyncRead + AsyncWrite` works, so
 //! tests run the engine over `tokio::io::duplex`.
 
+mod coalesce;
 mod tcp;
 mod tls;
 mod ws;
@@ -14,6 +15,7 @@ use std::{
 
 use bytes::Bytes;
 
+pub use coalesce::{Coalescing, HOLD_LIMIT, WriteHold};
 pub use tcp::framed;
 pub use tls::tls_connector;
 pub use ws::{from_websocket, websocket, websocket_handshake};
@@ -63,6 +65,10 @@ pub trait Transport: Send + Unpin + 'static {
     fn start_close(&mut self, code: u16, reason: &str) -> Result<(), ConnectionError>;
     /// Completes the close: flushes, waits for the peer's close (WebSocket), shuts down.
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>>;
+    /// Holds writes back (`true`) while the engine reads a burst, so that the replies it
+    /// queues after each frame leave together once released (`false`) and flushed; see
+    /// [`Coalescing`]. A transport that cannot hold ignores it (the default).
+    fn hold_writes(&mut self, _hold: bool) {}
     /// After a close: reads and discards until the peer closes its side, so that the peer
     /// reads our close frame instead of a reset (dropping a socket with unread bytes
     /// resets it). The engine bounds this in time.

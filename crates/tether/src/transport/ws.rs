@@ -12,7 +12,7 @@ use http::{HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_websockets::{ClientBuilder, CloseCode, Limits, Message, WebSocketStream};
 
-use super::{BoxTransport, Endpoint, Received, Transport};
+use super::{BoxTransport, Coalescing, Endpoint, Received, Transport, WriteHold};
 use crate::{config::ClientConfig, error::ConnectionError, frame::Frame};
 
 /// Flush before accepting more once this much is buffered: large enough that many small
@@ -21,6 +21,8 @@ const FLUSH_THRESHOLD: usize = 256 * 1024;
 
 struct WsTransport<S> {
     ws: WebSocketStream<S>,
+    /// Holds the stream's writes during a read burst (streams tether wrapped itself).
+    hold: Option<WriteHold>,
 }
 
 fn builder(config: &ClientConfig) -> ClientBuilder<'static> {
@@ -34,8 +36,10 @@ pub fn websocket<S>(stream: S, config: &ClientConfig) -> BoxTransport
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (stream, hold) = Coalescing::new(stream);
     Box::new(WsTransport {
         ws: builder(config).take_over(stream),
+        hold: Some(hold),
     })
 }
 
@@ -45,7 +49,7 @@ pub fn from_websocket<S>(ws: WebSocketStream<S>) -> BoxTransport
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    Box::new(WsTransport { ws })
+    Box::new(WsTransport { ws, hold: None })
 }
 
 /// Runs the WebSocket upgrade for `endpoint` over `stream` (TLS already done if any),
@@ -79,8 +83,12 @@ where
         value.set_sensitive(true);
         b = b.add_header(name, value).map_err(map_error)?;
     }
+    let (stream, hold) = Coalescing::new(stream);
     let (ws, _response) = b.connect_on(stream).await.map_err(map_error)?;
-    Ok(Box::new(WsTransport { ws }))
+    Ok(Box::new(WsTransport {
+        ws,
+        hold: Some(hold),
+    }))
 }
 
 /// Maps a tokio-websockets error onto what the engine acts on.
@@ -192,6 +200,12 @@ where
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {
         Pin::new(&mut self.ws).poll_close(cx).map_err(map_error)
+    }
+
+    fn hold_writes(&mut self, hold: bool) {
+        if let Some(switch) = &self.hold {
+            switch.set(hold);
+        }
     }
 
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
