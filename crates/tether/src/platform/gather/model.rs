@@ -45,12 +45,32 @@ pub fn ack_key(txn_id: u32) -> AckKey {
 /// ```
 #[must_use]
 pub fn encode_action(action: &Action, txn_id: Option<u32>) -> Vec<u8> {
-    ClientServerAction {
-        txn_id,
-        action: Some(action.clone()),
-    }
-    .encode_to_vec()
+    let mut buf = Vec::with_capacity(encoded_action_len(action, txn_id));
+    encode_action_to(action, txn_id, &mut buf);
+    buf
 }
+
+/// The size of [`encode_action`]'s bytes.
+#[must_use]
+pub fn encoded_action_len(action: &Action, txn_id: Option<u32>) -> usize {
+    action.encoded_len()
+        + txn_id.map_or(0, |id| {
+            prost::encoding::uint32::encoded_len(TXN_ID_FIELD, &id)
+        })
+}
+
+/// Appends [`encode_action`]'s bytes to `buf`, without copying the action: the bytes
+/// `ClientServerAction { txn_id, action }` encodes to (the oneof first, then `txnId`, as
+/// prost writes them).
+pub fn encode_action_to(action: &Action, txn_id: Option<u32>, buf: &mut impl prost::bytes::BufMut) {
+    action.encode(buf);
+    if let Some(id) = txn_id {
+        prost::encoding::uint32::encode(TXN_ID_FIELD, &id, buf);
+    }
+}
+
+/// `ClientServerAction.txnId`'s field number.
+const TXN_ID_FIELD: u32 = 100;
 
 /// Decodes one `ClientServerAction` (the hub's side).
 ///
@@ -114,6 +134,28 @@ mod tests {
         );
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "ca01110a0f6e6577207374617475732074657874a006959aef3a");
+    }
+
+    #[test]
+    fn encode_action_writes_what_prost_writes_for_every_action() {
+        for info in crate::gather::available_actions() {
+            let action = Action::from_json(info.name, &serde_json::Value::Null).unwrap();
+            for txn_id in [None, Some(0), Some(7), Some(u32::MAX)] {
+                let want = ClientServerAction {
+                    txn_id,
+                    action: Some(action.clone()),
+                }
+                .encode_to_vec();
+                let got = encode_action(&action, txn_id);
+                assert_eq!(got, want, "{} {txn_id:?}", info.name);
+                assert_eq!(encoded_action_len(&action, txn_id), want.len());
+            }
+        }
+        let action = Action::set_text_status("s\u{e9}", Some("target".into()));
+        assert_eq!(
+            encode_action(&action, Some(123)),
+            action.clone().with_txn_id(123).encode_to_vec()
+        );
     }
 
     #[test]
