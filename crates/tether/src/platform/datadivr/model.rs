@@ -191,41 +191,78 @@ impl Message {
     /// The model dump written field by field, as `json.dumps(model_dump())` would: no
     /// intermediate [`Value`], no copies of the fields.
     fn write_wire(&self, out: &mut String, style: pyjson::Style) {
-        let field = |out: &mut String, name: &str, first: bool| {
-            if !first {
-                out.push_str(style.item_sep);
-            }
-            // Field names are plain ASCII: no escapes.
-            out.push('"');
-            out.push_str(name);
-            out.push('"');
-            out.push_str(style.key_sep);
-        };
-        out.push('{');
-        field(out, "event_name", true);
-        pyjson::write_str(out, &self.event_name, style.ensure_ascii);
-        field(out, "payload", false);
-        pyjson::write_value(out, &self.payload, style);
-        field(out, "to", false);
-        pyjson::write_str(out, &self.to, style.ensure_ascii);
-        field(out, "from_id", false);
-        pyjson::write_str(out, &self.from_id, style.ensure_ascii);
-        field(out, "message", false);
-        match &self.message {
-            Some(text) => pyjson::write_str(out, text, style.ensure_ascii),
-            None => out.push_str("null"),
-        }
-        out.push('}');
+        write_wire(
+            out,
+            &WireFields {
+                event_name: &self.event_name,
+                payload: &self.payload,
+                to: &self.to,
+                from_id: &self.from_id,
+                message: self.message.as_deref(),
+            },
+            style,
+        );
     }
 
     /// A first guess at the wire size: the fixed part, the strings, a small payload.
     fn wire_size_hint(&self) -> usize {
-        80 + self.event_name.len()
+        112 + self.event_name.len()
             + self.to.len()
             + self.from_id.len()
             + self.message.as_ref().map_or(0, String::len)
-            + 32
     }
+}
+
+/// A message's fields, borrowed: what the wire texts are written from.
+pub(crate) struct WireFields<'a> {
+    pub(crate) event_name: &'a str,
+    pub(crate) payload: &'a Value,
+    pub(crate) to: &'a str,
+    pub(crate) from_id: &'a str,
+    pub(crate) message: Option<&'a str>,
+}
+
+impl WireFields<'_> {
+    /// The client's wire text of these fields ([`Message::client_wire_text`]).
+    pub(crate) fn client_wire_text(&self) -> String {
+        let mut out = String::with_capacity(
+            112 + self.event_name.len()
+                + self.to.len()
+                + self.from_id.len()
+                + self.message.map_or(0, str::len),
+        );
+        write_wire(&mut out, self, pyjson::Style::PYTHON);
+        out
+    }
+}
+
+/// Writes the model dump of `fields` with `style`, in the model's field order.
+fn write_wire(out: &mut String, fields: &WireFields<'_>, style: pyjson::Style) {
+    let key = |out: &mut String, name: &str, first: bool| {
+        if !first {
+            out.push_str(style.item_sep);
+        }
+        // Field names are plain ASCII: no escapes.
+        out.push('"');
+        out.push_str(name);
+        out.push('"');
+        out.push_str(style.key_sep);
+    };
+    out.push('{');
+    key(out, "event_name", true);
+    pyjson::write_str(out, fields.event_name, style.ensure_ascii);
+    key(out, "payload", false);
+    pyjson::write_value(out, fields.payload, style);
+    key(out, "to", false);
+    pyjson::write_str(out, fields.to, style.ensure_ascii);
+    key(out, "from_id", false);
+    pyjson::write_str(out, fields.from_id, style.ensure_ascii);
+    key(out, "message", false);
+    match fields.message {
+        Some(text) => pyjson::write_str(out, text, style.ensure_ascii),
+        None => out.push_str("null"),
+    }
+    out.push('}');
 }
 
 #[cfg(test)]
