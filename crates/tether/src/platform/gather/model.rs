@@ -29,7 +29,23 @@ pub fn space_id(space: &str) -> String {
 /// The ack key of an action with this `txnId`: `transactionStatus` events carry it.
 #[must_use]
 pub fn ack_key(txn_id: u32) -> AckKey {
-    AckKey::new(txn_id.to_string())
+    // The decimal digits on the stack, then one allocation (the key's own), where
+    // `to_string` would allocate a String and then copy it into the key.
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut rest = txn_id;
+    loop {
+        at -= 1;
+        // `rest % 10` is a single digit.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (rest % 10) as u8;
+        digits[at] = b'0' + digit;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    AckKey::new(std::str::from_utf8(&digits[at..]).unwrap_or_default())
 }
 
 /// The bytes of one `ClientServerAction` (what the client sends in a binary frame).
@@ -156,6 +172,13 @@ mod tests {
             encode_action(&action, Some(123)),
             action.clone().with_txn_id(123).encode_to_vec()
         );
+    }
+
+    #[test]
+    fn ack_keys_are_the_decimal_txn_ids() {
+        for id in [0, 1, 9, 10, 99, 100, 123_456_789, 4_000_000_000, u32::MAX] {
+            assert_eq!(ack_key(id).as_str(), id.to_string());
+        }
     }
 
     #[test]
