@@ -10,6 +10,7 @@ use serde_json::Value;
 /// `json.dumps(value)` with default arguments: `", "` and `": "` separators, every
 /// non-ASCII character as `\uXXXX`.
 #[must_use]
+#[cfg_attr(not(feature = "moobius"), allow(dead_code))]
 pub(crate) fn dumps(value: &Value) -> String {
     let mut out = String::with_capacity(128);
     write_value(&mut out, value, Style::PYTHON);
