@@ -77,8 +77,8 @@ pub fn encoded_action_len(action: &Action, txn_id: Option<u32>) -> usize {
 
 /// Appends [`encode_action`]'s bytes to `buf`, without copying the action: the bytes
 /// `ClientServerAction { txn_id, action }` encodes to (the oneof first, then `txnId`, as
-/// prost writes them).
-pub fn encode_action_to(action: &Action, txn_id: Option<u32>, buf: &mut impl prost::bytes::BufMut) {
+/// prost writes them). A growable buffer, so it never runs out of room.
+pub fn encode_action_to(action: &Action, txn_id: Option<u32>, buf: &mut Vec<u8>) {
     action.encode(buf);
     if let Some(id) = txn_id {
         prost::encoding::uint32::encode(TXN_ID_FIELD, &id, buf);
