@@ -164,56 +164,40 @@ impl Message {
     /// `": "` separators, non-ASCII escaped as `\uXXXX`, Python float repr).
     #[must_use]
     pub fn client_wire_text(&self) -> String {
-        let mut out = String::with_capacity(self.wire_size_hint());
-        self.write_client_wire_text(&mut out);
-        out
+        self.fields().text(pyjson::Style::PYTHON)
     }
 
     /// The text the server sends: Starlette's `send_json` (compact separators, raw UTF-8,
     /// Python float repr, so `420.0` stays `420.0`).
     #[must_use]
     pub fn server_wire_text(&self) -> String {
-        let mut out = String::with_capacity(self.wire_size_hint());
-        self.write_server_wire_text(&mut out);
-        out
+        self.fields().text(pyjson::Style::COMPACT)
     }
 
     /// Appends [`Message::client_wire_text`] to `out` (for a caller reusing a buffer).
     pub fn write_client_wire_text(&self, out: &mut String) {
-        self.write_wire(out, pyjson::Style::PYTHON);
+        write_wire(out, &self.fields(), pyjson::Style::PYTHON);
     }
 
     /// Appends [`Message::server_wire_text`] to `out` (for a caller reusing a buffer).
     pub fn write_server_wire_text(&self, out: &mut String) {
-        self.write_wire(out, pyjson::Style::COMPACT);
+        write_wire(out, &self.fields(), pyjson::Style::COMPACT);
     }
 
-    /// The model dump written field by field, as `json.dumps(model_dump())` would: no
-    /// intermediate [`Value`], no copies of the fields.
-    fn write_wire(&self, out: &mut String, style: pyjson::Style) {
-        write_wire(
-            out,
-            &WireFields {
-                event_name: &self.event_name,
-                payload: &self.payload,
-                to: &self.to,
-                from_id: &self.from_id,
-                message: self.message.as_deref(),
-            },
-            style,
-        );
-    }
-
-    /// A first guess at the wire size: the fixed part, the strings, a small payload.
-    fn wire_size_hint(&self) -> usize {
-        112 + self.event_name.len()
-            + self.to.len()
-            + self.from_id.len()
-            + self.message.as_ref().map_or(0, String::len)
+    /// The fields, borrowed, for the wire writers.
+    fn fields(&self) -> WireFields<'_> {
+        WireFields {
+            event_name: &self.event_name,
+            payload: &self.payload,
+            to: &self.to,
+            from_id: &self.from_id,
+            message: self.message.as_deref(),
+        }
     }
 }
 
-/// A message's fields, borrowed: what the wire texts are written from.
+/// A message's fields, borrowed: what the wire texts are written from, field by field, as
+/// `json.dumps(model_dump())` would, with no intermediate [`Value`] and no copies.
 pub(crate) struct WireFields<'a> {
     pub(crate) event_name: &'a str,
     pub(crate) payload: &'a Value,
@@ -225,13 +209,19 @@ pub(crate) struct WireFields<'a> {
 impl WireFields<'_> {
     /// The client's wire text of these fields ([`Message::client_wire_text`]).
     pub(crate) fn client_wire_text(&self) -> String {
+        self.text(pyjson::Style::PYTHON)
+    }
+
+    /// The wire text in `style`, in a buffer sized for the fixed part, the strings and a
+    /// small payload.
+    fn text(&self, style: pyjson::Style) -> String {
         let mut out = String::with_capacity(
             112 + self.event_name.len()
                 + self.to.len()
                 + self.from_id.len()
                 + self.message.map_or(0, str::len),
         );
-        write_wire(&mut out, self, pyjson::Style::PYTHON);
+        write_wire(&mut out, self, style);
         out
     }
 }
