@@ -9,7 +9,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::json;
 use tether::{
     Client, Receipt,
     gather::{Action, GatherClient, ServerEvent, encode_action},
@@ -23,19 +22,16 @@ use super::{
 /// The space the bench's clients join.
 const SPACE: &str = "bench";
 
-/// The action of message `seq`.
-fn action(seq: u64) -> Result<Action, String> {
-    Action::from_json(
-        "set_text_status",
-        &json!({"text_status": format!("s{seq}")}),
-    )
-    .map_err(|e| e.to_string())
+/// The action of message `seq`, built with the typed constructor (what a Rust caller
+/// writes; `Action::from_json` is the CLI's path for typed-in lines).
+fn action(seq: u64) -> Action {
+    Action::set_text_status(format!("s{seq}"), None)
 }
 
 /// The size of one action on the wire (its protobuf encoding with a txnId).
 #[must_use]
 pub fn wire_size() -> usize {
-    action(0).map_or(0, |a| encode_action(&a, Some(u32::MAX)).len())
+    encode_action(&action(0), Some(u32::MAX)).len()
 }
 
 /// Connects a typed client to the engine URL and waits until it is ready (`init` →
@@ -84,7 +80,7 @@ pub async fn echo(
                 let due = start + Duration::from_secs_f64(sent as f64 / plan.rate);
                 tokio::time::sleep_until(due.into()).await;
             }
-            let (_, message) = client.outgoing(&action(sent)?);
+            let (_, message) = client.outgoing(&action(sent));
             let receipt = engine
                 .send(message)
                 .await
@@ -106,4 +102,21 @@ pub async fn echo(
     }
     client.close().await;
     Ok(EchoResult { received, latency })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_typed_action_is_the_one_from_json_builds() {
+        for seq in [0, 7, u64::MAX] {
+            let from_json = Action::from_json(
+                "set_text_status",
+                &serde_json::json!({"text_status": format!("s{seq}")}),
+            )
+            .unwrap();
+            assert_eq!(action(seq), from_json);
+        }
+    }
 }

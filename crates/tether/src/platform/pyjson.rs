@@ -10,15 +10,17 @@ use serde_json::Value;
 /// `json.dumps(value)` with default arguments: `", "` and `": "` separators, every
 /// non-ASCII character as `\uXXXX`.
 #[must_use]
+#[cfg_attr(not(feature = "moobius"), allow(dead_code))]
 pub(crate) fn dumps(value: &Value) -> String {
     let mut out = String::with_capacity(128);
     write_value(&mut out, value, Style::PYTHON);
     out
 }
 
-/// `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` (Starlette).
+/// `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` (Starlette); the
+/// datadivr model writes its fields itself, so only tests compare against this.
+#[cfg(test)]
 #[must_use]
-#[cfg_attr(not(feature = "datadivr"), allow(dead_code))]
 pub(crate) fn dumps_compact(value: &Value) -> String {
     let mut out = String::with_capacity(96);
     write_value(&mut out, value, Style::COMPACT);
@@ -27,20 +29,25 @@ pub(crate) fn dumps_compact(value: &Value) -> String {
 
 /// How `json.dumps` is called.
 #[derive(Debug, Clone, Copy)]
-struct Style {
-    item_sep: &'static str,
-    key_sep: &'static str,
-    ensure_ascii: bool,
+pub(crate) struct Style {
+    /// Between array items and object members: `", "` or `","`.
+    pub(crate) item_sep: &'static str,
+    /// Between a key and its value: `": "` or `":"`.
+    pub(crate) key_sep: &'static str,
+    /// Whether everything outside printable ASCII is escaped as `\uXXXX`.
+    pub(crate) ensure_ascii: bool,
 }
 
 impl Style {
-    const PYTHON: Style = Style {
+    /// `json.dumps` with default arguments.
+    pub(crate) const PYTHON: Style = Style {
         item_sep: ", ",
         key_sep: ": ",
         ensure_ascii: true,
     };
+    /// Starlette's `send_json`: compact separators, raw UTF-8.
     #[cfg_attr(not(feature = "datadivr"), allow(dead_code))]
-    const COMPACT: Style = Style {
+    pub(crate) const COMPACT: Style = Style {
         item_sep: ",",
         key_sep: ":",
         ensure_ascii: false,
@@ -48,7 +55,7 @@ impl Style {
 }
 
 /// Writes `value` as Python's `json.dumps` would with `style` (keys in map order).
-fn write_value(out: &mut String, value: &Value, style: Style) {
+pub(crate) fn write_value(out: &mut String, value: &Value, style: Style) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -86,6 +93,7 @@ fn write_value(out: &mut String, value: &Value, style: Style) {
 
 /// Python's `float.__repr__`: the shortest round-trip digits, fixed notation for
 /// decimal exponents -4..16 (always with a fractional part), else `1e+16` / `1e-05`.
+/// Written straight into `out` (no temporary strings).
 fn write_float(out: &mut String, f: f64) {
     if !f.is_finite() {
         // serde_json values cannot hold these; kept for completeness.
@@ -98,60 +106,80 @@ fn write_float(out: &mut String, f: f64) {
         });
         return;
     }
+    let start = out.len();
     // `{:e}` gives the shortest round-trip digits: "4.2e2", "-1e-5".
-    let sci = format!("{f:e}");
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        out.push_str(&sci);
+    let _ = write!(out, "{f:e}");
+    let Some(e_at) = out[start..].find('e').map(|i| start + i) else {
         return;
     };
-    let Ok(exp) = exp.parse::<i32>() else {
-        out.push_str(&sci);
+    let Ok(exp) = out[e_at + 1..].parse::<i32>() else {
         return;
     };
     if (-4..16).contains(&exp) {
-        let fixed = format!("{f}");
-        out.push_str(&fixed);
-        if !fixed.contains('.') {
+        out.truncate(start);
+        let _ = write!(out, "{f}");
+        if !out[start..].contains('.') {
             out.push_str(".0");
         }
     } else {
-        out.push_str(mantissa);
-        let _ = write!(
-            out,
-            "e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.unsigned_abs()
-        );
+        out.truncate(e_at);
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let _ = write!(out, "{:02}", exp.unsigned_abs());
     }
 }
 
 /// A JSON string as Python writes it: `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`, other
 /// control characters as `\u00XX`; with `ensure_ascii`, everything outside
 /// printable ASCII as `\uXXXX` (lower-case hex, surrogate pairs above the BMP).
-fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
+///
+/// Runs of characters that need no escape are copied at once.
+pub(crate) fn write_str(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let plain = match b {
+            b'"' | b'\\' => false,
+            0x20..=0x7e => true,
+            0x7f.. => !ensure_ascii,
+            _ => false,
+        };
+        if plain {
+            i += 1;
+            continue;
+        }
+        // `i` is at an ASCII byte or at the first byte of a multi-byte character, so
+        // both slices below are on character boundaries.
+        out.push_str(&s[run..i]);
+        let c = s[i..].chars().next().unwrap_or_default();
+        write_escape(out, c);
+        i += c.len_utf8();
+        run = i;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
+}
+
+/// The escape of one character `write_str` does not copy as it is.
+fn write_escape(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        c => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
             }
-            c if ensure_ascii && !(' '..='~').contains(&c) => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-            c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 #[cfg(test)]
@@ -193,6 +221,76 @@ mod tests {
         let mut compact = String::new();
         write_str(&mut compact, "a\"\\\n\u{1}\u{7f}é😀", false);
         assert_eq!(compact, "\"a\\\"\\\\\\n\\u0001\u{7f}é😀\"");
+    }
+
+    /// The char-by-char writer `write_str` replaced, as the reference.
+    fn reference_str(s: &str, ensure_ascii: bool) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c if ensure_ascii && !(' '..='~').contains(&c) => {
+                    let mut units = [0u16; 2];
+                    for unit in c.encode_utf16(&mut units) {
+                        let _ = write!(out, "\\u{unit:04x}");
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// The allocating float writer `write_float` replaced, as the reference.
+    fn reference_float(f: f64) -> String {
+        let sci = format!("{f:e}");
+        let (mantissa, exp) = sci.split_once('e').unwrap();
+        let exp = exp.parse::<i32>().unwrap();
+        if (-4..16).contains(&exp) {
+            let fixed = format!("{f}");
+            if fixed.contains('.') {
+                fixed
+            } else {
+                fixed + ".0"
+            }
+        } else {
+            format!(
+                "{mantissa}e{}{:02}",
+                if exp < 0 { '-' } else { '+' },
+                exp.unsigned_abs()
+            )
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn write_str_matches_the_reference(s in "\\PC*|[\\x00-\\x7f\u{80}-\u{10ffff}]{0,40}") {
+            for ensure_ascii in [true, false] {
+                let mut got = String::from("prefix");
+                write_str(&mut got, &s, ensure_ascii);
+                proptest::prop_assert_eq!(&got[6..], reference_str(&s, ensure_ascii));
+            }
+        }
+
+        #[test]
+        fn write_float_matches_the_reference(bits in proptest::num::u64::ANY) {
+            let f = f64::from_bits(bits);
+            if f.is_finite() {
+                let mut got = String::from("x");
+                write_float(&mut got, f);
+                proptest::prop_assert_eq!(&got[1..], reference_float(f));
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,10 @@ use crate::{
     state::State,
 };
 
-use super::{model::Message, protocol::Datadivr};
+use super::{
+    model::{FROM_SERVER, Message, WireFields},
+    protocol::Datadivr,
+};
 
 /// A handler for inbound messages; the message it returns (if any) is sent back.
 pub type Handler = Box<dyn FnMut(&Message) -> Result<Option<Message>, BoxError> + Send + 'static>;
@@ -185,7 +188,22 @@ impl DatadivrClient {
         msg: Option<&str>,
         to: &str,
     ) -> Result<Receipt<Message>, DatadivrError> {
-        self.send(Self::message(payload, event_name, msg, to)).await
+        let payload = payload.into();
+        let Some(client) = self.engine() else {
+            let message = Self::message(payload, event_name, msg, to);
+            return Err(DatadivrError::NotConnected(Some(Box::new(message))));
+        };
+        // The wire text straight from the arguments: no `Message` (and its copies of the
+        // strings) is built for it.
+        let text = WireFields {
+            event_name,
+            payload: &payload,
+            to,
+            from_id: FROM_SERVER,
+            message: msg,
+        }
+        .client_wire_text();
+        Ok(client.send(Outgoing::new(Frame::text(text))).await?)
     }
 
     /// Sends a message as it is (the Python client's wire text).
@@ -291,6 +309,33 @@ mod tests {
             client.send(Message::new("msg")).await,
             Err(DatadivrError::NotConnected(_))
         ));
+    }
+
+    #[test]
+    fn send_message_writes_what_build_message_writes() {
+        for (payload, event, msg, to) in [
+            (json!({"numbers": [391, 29]}), "sum_event", None, "all"),
+            (
+                json!(null),
+                "m\u{e9}",
+                Some("h\u{e9}\"llo"),
+                "client-\u{1f600}",
+            ),
+            (json!([1.5, {"b": 1, "a": "x"}]), "e", Some(""), "others"),
+        ] {
+            let direct = WireFields {
+                event_name: event,
+                payload: &payload,
+                to,
+                from_id: FROM_SERVER,
+                message: msg,
+            }
+            .client_wire_text();
+            assert_eq!(
+                direct,
+                DatadivrClient::build_message(payload.clone(), event, msg, to)
+            );
+        }
     }
 
     #[test]

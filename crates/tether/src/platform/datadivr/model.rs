@@ -114,6 +114,21 @@ impl Message {
     /// # Errors
     /// [`ParseError`] for invalid JSON, a non-object, or an object that fails validation.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
+        // Fast path: an object straight into the struct, without building a `Value` map
+        // first. What it accepts, the path below accepts into the same message; what it
+        // refuses (a duplicate field, a wrong type, invalid JSON…) goes the path below,
+        // which decides, so results and errors are unchanged.
+        if text.trim_start().starts_with('{') {
+            if let Ok(message) = serde_json::from_str::<Self>(text) {
+                return Ok(message);
+            }
+        }
+        Self::parse_via_value(text)
+    }
+
+    /// [`Message::parse`] through a full [`Value`]: the reference, and what judges what
+    /// the fast path refuses.
+    fn parse_via_value(text: &str) -> Result<Self, ParseError> {
         let value: Value =
             serde_json::from_str(text).map_err(|e| ParseError::Json(e.to_string()))?;
         Self::from_value(value)
@@ -149,15 +164,95 @@ impl Message {
     /// `": "` separators, non-ASCII escaped as `\uXXXX`, Python float repr).
     #[must_use]
     pub fn client_wire_text(&self) -> String {
-        pyjson::dumps(&self.to_value())
+        self.fields().text(pyjson::Style::PYTHON)
     }
 
     /// The text the server sends: Starlette's `send_json` (compact separators, raw UTF-8,
     /// Python float repr, so `420.0` stays `420.0`).
     #[must_use]
     pub fn server_wire_text(&self) -> String {
-        pyjson::dumps_compact(&self.to_value())
+        self.fields().text(pyjson::Style::COMPACT)
     }
+
+    /// Appends [`Message::client_wire_text`] to `out` (for a caller reusing a buffer).
+    pub fn write_client_wire_text(&self, out: &mut String) {
+        write_wire(out, &self.fields(), pyjson::Style::PYTHON);
+    }
+
+    /// Appends [`Message::server_wire_text`] to `out` (for a caller reusing a buffer).
+    pub fn write_server_wire_text(&self, out: &mut String) {
+        write_wire(out, &self.fields(), pyjson::Style::COMPACT);
+    }
+
+    /// The fields, borrowed, for the wire writers.
+    fn fields(&self) -> WireFields<'_> {
+        WireFields {
+            event_name: &self.event_name,
+            payload: &self.payload,
+            to: &self.to,
+            from_id: &self.from_id,
+            message: self.message.as_deref(),
+        }
+    }
+}
+
+/// A message's fields, borrowed: what the wire texts are written from, field by field, as
+/// `json.dumps(model_dump())` would, with no intermediate [`Value`] and no copies.
+pub(crate) struct WireFields<'a> {
+    pub(crate) event_name: &'a str,
+    pub(crate) payload: &'a Value,
+    pub(crate) to: &'a str,
+    pub(crate) from_id: &'a str,
+    pub(crate) message: Option<&'a str>,
+}
+
+impl WireFields<'_> {
+    /// The client's wire text of these fields ([`Message::client_wire_text`]).
+    pub(crate) fn client_wire_text(&self) -> String {
+        self.text(pyjson::Style::PYTHON)
+    }
+
+    /// The wire text in `style`, in a buffer sized for the fixed part, the strings and a
+    /// small payload.
+    fn text(&self, style: pyjson::Style) -> String {
+        let mut out = String::with_capacity(
+            112 + self.event_name.len()
+                + self.to.len()
+                + self.from_id.len()
+                + self.message.map_or(0, str::len),
+        );
+        write_wire(&mut out, self, style);
+        out
+    }
+}
+
+/// Writes the model dump of `fields` with `style`, in the model's field order.
+fn write_wire(out: &mut String, fields: &WireFields<'_>, style: pyjson::Style) {
+    let key = |out: &mut String, name: &str, first: bool| {
+        if !first {
+            out.push_str(style.item_sep);
+        }
+        // Field names are plain ASCII: no escapes.
+        out.push('"');
+        out.push_str(name);
+        out.push('"');
+        out.push_str(style.key_sep);
+    };
+    out.push('{');
+    key(out, "event_name", true);
+    pyjson::write_str(out, fields.event_name, style.ensure_ascii);
+    key(out, "payload", false);
+    pyjson::write_value(out, fields.payload, style);
+    key(out, "to", false);
+    pyjson::write_str(out, fields.to, style.ensure_ascii);
+    key(out, "from_id", false);
+    pyjson::write_str(out, fields.from_id, style.ensure_ascii);
+    key(out, "message", false);
+    match fields.message {
+        Some(text) => pyjson::write_str(out, text, style.ensure_ascii),
+        None => out.push_str("null"),
+    }
+    out.push('}');
 }
 
 #[cfg(test)]
@@ -190,6 +285,53 @@ mod tests {
             Err(ParseError::Invalid(_))
         ));
         assert!(Message::parse(r#"{"event_name": "e", "message": null}"#).is_ok());
+    }
+
+    #[test]
+    fn the_fast_parse_agrees_with_the_value_parse() {
+        for text in [
+            r#"{"event_name":"sum_handler_result","payload":420.0,"to":"x","from_id":"server","message":null}"#,
+            r#" {"event_name": "e", "event_name": "f"}"#,
+            r#"{"event_name": "e", "payload": 1, "payload": {"b": 1, "a": 2}}"#,
+            r#"{"event\u005fname": "\u00e9\ud83d\ude00", "to": "all"}"#,
+            r#"{"event_name": "e", "to": null}"#,
+            r#"{"event_name": "e", "message": 5}"#,
+            r#"{"event_name": "e", "x": [1, {"y": null}]} "#,
+            r#"{"event_name": "e"} x"#,
+            r#"{"event_name": "e""#,
+            r#"["e", null, "all", "server", null]"#,
+            "\u{a0}{\"event_name\": \"e\"}",
+            r#"{}"#,
+            "",
+            "null",
+        ] {
+            assert_eq!(
+                Message::parse(text),
+                Message::parse_via_value(text),
+                "{text}"
+            );
+        }
+        let dup = Message::parse(r#"{"event_name": "e", "event_name": "f"}"#).unwrap();
+        assert_eq!(
+            dup.event_name, "f",
+            "the last of duplicate keys wins, as in Python"
+        );
+    }
+
+    #[test]
+    fn wire_texts_equal_the_dumps_of_the_model() {
+        let msg = Message::new("\u{e9}v\"")
+            .payload(json!({"b": [1, 2.5, -0.0, 1e16, "\u{1f600}\n"], "a": null}))
+            .to("all")
+            .message("h\u{e9}llo\u{1}");
+        assert_eq!(msg.client_wire_text(), pyjson::dumps(&msg.to_value()));
+        assert_eq!(
+            msg.server_wire_text(),
+            pyjson::dumps_compact(&msg.to_value())
+        );
+        let mut out = String::from("x");
+        msg.write_client_wire_text(&mut out);
+        assert_eq!(out[1..], msg.client_wire_text());
     }
 
     #[test]

@@ -61,8 +61,8 @@ pub use actions::{
 pub use client::{ActionReceipt, Callback, GatherClient, GatherClientBuilder, GatherError};
 pub use json::{ActionError, action_to_json, batch_to_json, event_to_json};
 pub use model::{
-    Action, ServerEvent, ack_key, decode_action, decode_batch, encode_action, encode_batch,
-    space_id,
+    Action, ServerEvent, ack_key, decode_action, decode_batch, encode_action, encode_action_to,
+    encode_batch, encoded_action_len, space_id,
 };
 pub use protocol::Gather;
 pub use txn::TxnIds;

@@ -29,7 +29,23 @@ pub fn space_id(space: &str) -> String {
 /// The ack key of an action with this `txnId`: `transactionStatus` events carry it.
 #[must_use]
 pub fn ack_key(txn_id: u32) -> AckKey {
-    AckKey::new(txn_id.to_string())
+    // The decimal digits on the stack, then one allocation (the key's own), where
+    // `to_string` would allocate a String and then copy it into the key.
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut rest = txn_id;
+    loop {
+        at -= 1;
+        // `rest % 10` is a single digit.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (rest % 10) as u8;
+        digits[at] = b'0' + digit;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    AckKey::new(std::str::from_utf8(&digits[at..]).unwrap_or_default())
 }
 
 /// The bytes of one `ClientServerAction` (what the client sends in a binary frame).
@@ -45,12 +61,32 @@ pub fn ack_key(txn_id: u32) -> AckKey {
 /// ```
 #[must_use]
 pub fn encode_action(action: &Action, txn_id: Option<u32>) -> Vec<u8> {
-    ClientServerAction {
-        txn_id,
-        action: Some(action.clone()),
-    }
-    .encode_to_vec()
+    let mut buf = Vec::with_capacity(encoded_action_len(action, txn_id));
+    encode_action_to(action, txn_id, &mut buf);
+    buf
 }
+
+/// The size of [`encode_action`]'s bytes.
+#[must_use]
+pub fn encoded_action_len(action: &Action, txn_id: Option<u32>) -> usize {
+    action.encoded_len()
+        + txn_id.map_or(0, |id| {
+            prost::encoding::uint32::encoded_len(TXN_ID_FIELD, &id)
+        })
+}
+
+/// Appends [`encode_action`]'s bytes to `buf`, without copying the action: the bytes
+/// `ClientServerAction { txn_id, action }` encodes to (the oneof first, then `txnId`, as
+/// prost writes them). A growable buffer, so it never runs out of room.
+pub fn encode_action_to(action: &Action, txn_id: Option<u32>, buf: &mut Vec<u8>) {
+    action.encode(buf);
+    if let Some(id) = txn_id {
+        prost::encoding::uint32::encode(TXN_ID_FIELD, &id, buf);
+    }
+}
+
+/// `ClientServerAction.txnId`'s field number.
+const TXN_ID_FIELD: u32 = 100;
 
 /// Decodes one `ClientServerAction` (the hub's side).
 ///
@@ -114,6 +150,35 @@ mod tests {
         );
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "ca01110a0f6e6577207374617475732074657874a006959aef3a");
+    }
+
+    #[test]
+    fn encode_action_writes_what_prost_writes_for_every_action() {
+        for info in crate::gather::available_actions() {
+            let action = Action::from_json(info.name, &serde_json::Value::Null).unwrap();
+            for txn_id in [None, Some(0), Some(7), Some(u32::MAX)] {
+                let want = ClientServerAction {
+                    txn_id,
+                    action: Some(action.clone()),
+                }
+                .encode_to_vec();
+                let got = encode_action(&action, txn_id);
+                assert_eq!(got, want, "{} {txn_id:?}", info.name);
+                assert_eq!(encoded_action_len(&action, txn_id), want.len());
+            }
+        }
+        let action = Action::set_text_status("s\u{e9}", Some("target".into()));
+        assert_eq!(
+            encode_action(&action, Some(123)),
+            action.clone().with_txn_id(123).encode_to_vec()
+        );
+    }
+
+    #[test]
+    fn ack_keys_are_the_decimal_txn_ids() {
+        for id in [0, 1, 9, 10, 99, 100, 123_456_789, 4_000_000_000, u32::MAX] {
+            assert_eq!(ack_key(id).as_str(), id.to_string());
+        }
     }
 
     #[test]

@@ -170,25 +170,31 @@ impl Protocol for Gather {
                 }
             }
             if let Some(event) = first {
-                out.deliver(Inbound::new(event.clone()).named(event.name()));
+                let name = event.name();
+                out.deliver(Inbound::new(event).named(name));
             }
         }
         for event in events {
-            let mut inbound = Inbound::new(event.clone()).named(event.name());
-            if let ServerEvent::TransactionStatus(status) = &event {
-                let key = ack_key(status.txn_id);
-                inbound = inbound.acking(if status.succeeded {
-                    Ack::accepted(key)
-                } else {
-                    Ack::rejected(
-                        key,
-                        status
-                            .reason
-                            .clone()
-                            .unwrap_or_else(|| "transaction failed".into()),
-                    )
-                });
-            }
+            let ack = match &event {
+                ServerEvent::TransactionStatus(status) => {
+                    let key = ack_key(status.txn_id);
+                    Some(if status.succeeded {
+                        Ack::accepted(key)
+                    } else {
+                        Ack::rejected(
+                            key,
+                            status
+                                .reason
+                                .clone()
+                                .unwrap_or_else(|| "transaction failed".into()),
+                        )
+                    })
+                }
+                _ => None,
+            };
+            let name = event.name();
+            let mut inbound = Inbound::new(event).named(name);
+            inbound.ack = ack;
             out.deliver(inbound);
         }
         Ok(())
