@@ -18,8 +18,14 @@ use tokio_websockets::ServerBuilder;
 
 /// The client's RSS must stay under this (outbox 1,000 × 1 KiB, socket buffers, runtime).
 const RSS_BOUND_KIB: u64 = 48 * 1024;
-/// Growth tolerated from the first third of the run to the last (allocator noise).
-const FLAT_SLACK_KIB: u64 = 2 * 1024;
+/// Growth tolerated from the first third of the run to the last: the bounded event
+/// backlog filling up. Each dropped message goes back on the event stream as a `dropped`
+/// event carrying it (1 KiB here); the stream holds at most 1,024 of them plus 4,096
+/// pending in the client (past that they are counted, not kept), ~5.5 MiB, and it fills
+/// whenever the event printer falls behind the drops, early or late in the run (a step
+/// of ~6 MiB, measured at 0.8 s in one run and at 4 s in another). A leak would keep
+/// growing: over the ~2-4 GB fed in 6 s, even 0.5% retained is 10 MiB or more.
+const FLAT_SLACK_KIB: u64 = 8 * 1024;
 
 /// A WebSocket server that completes the handshake and then never reads.
 fn never_reading_server() -> String {
