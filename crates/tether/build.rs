@@ -5,9 +5,6 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var_os("CARGO_FEATURE_GATHER").is_none() {
-        return;
-    }
     #[cfg(feature = "gather")]
     gather::generate();
 }

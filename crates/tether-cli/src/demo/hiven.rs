@@ -147,6 +147,11 @@ pub async fn run(hub: &Hub, ui: &Ui, burst: usize) -> Report {
     );
 
     // 2. A TCP reset of the Swarm connection: log in again, ready again, post a burst.
+    if !all_seen(&seen, next, Duration::from_secs(10)).await {
+        report
+            .failures
+            .push("the first messages did not all come back before the drop".into());
+    }
     seen.lock().expect("not poisoned").lost_at = None;
     let _ = hub.fault("hiven", &Fault::Drop { code: None });
     ui.say("hiven", "fault: drop (TCP reset)");
@@ -156,7 +161,13 @@ pub async fn run(hub: &Hub, ui: &Ui, burst: usize) -> Report {
         next += 1;
     }
 
-    // 3. A half-open Swarm: noticed within heartbeat + dead_after.
+    // 3. A half-open Swarm: noticed within heartbeat + dead_after. The burst's messages
+    // come back first: the Swarm does not replay what a stalled connection missed.
+    if !all_seen(&seen, next, Duration::from_secs(10)).await {
+        report
+            .failures
+            .push("the burst after the drop did not all come back before the stall".into());
+    }
     seen.lock().expect("not poisoned").lost_at = None;
     let _ = hub.fault("hiven", &Fault::Stall { secs: None });
     let stalled_at = Instant::now();
@@ -192,14 +203,7 @@ pub async fn run(hub: &Hub, ui: &Ui, burst: usize) -> Report {
     }
 
     // 4. Every posted message came back to the client, counted by its own event stream.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = seen.lock().expect("not poisoned").messages.len();
-        if got as u64 >= next || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    all_seen(&seen, next, Duration::from_secs(10)).await;
     report.sent = usize::try_from(next).unwrap_or(usize::MAX);
     report.received_by_hub = report.delivered;
     let got = seen.lock().expect("not poisoned").messages.len();
@@ -231,6 +235,21 @@ pub async fn run(hub: &Hub, ui: &Ui, burst: usize) -> Report {
         ),
     );
     report
+}
+
+/// Waits until `count` messages came back, up to `limit`; whether they all did.
+async fn all_seen(seen: &Mutex<Seen>, count: u64, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let got = seen.lock().expect("not poisoned").messages.len() as u64;
+        if got >= count {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Posts `demo N` to the room; counts it delivered when the REST API accepted it.
