@@ -35,7 +35,7 @@ impl WriteHold {
         self.0.store(hold, Ordering::Relaxed);
     }
 
-    fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
@@ -89,6 +89,16 @@ impl<S> Coalescing<S> {
     pub fn held(&self) -> usize {
         self.buf.len() - self.pos
     }
+
+    /// The buffer of held bytes, to append encoded frames to directly (they leave with
+    /// the next write or flush, after what is already held). The caller bounds it.
+    pub(crate) fn write_buffer(&mut self) -> &mut Vec<u8> {
+        if self.pos > 0 && self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        &mut self.buf
+    }
 }
 
 impl<S: AsyncWrite + Unpin> Coalescing<S> {
@@ -128,6 +138,11 @@ impl<S: AsyncWrite + Unpin> Coalescing<S> {
                 self.pos += n;
             }
         }
+    }
+
+    /// Writes out every held byte, holding or not.
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_held(cx)
     }
 
     /// Writes out every held byte.

@@ -6,6 +6,7 @@ mod coalesce;
 mod tcp;
 mod tls;
 mod ws;
+mod ws_client;
 
 use std::{
     future::Future,

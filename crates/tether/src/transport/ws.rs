@@ -12,17 +12,15 @@ use http::{HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_websockets::{ClientBuilder, CloseCode, Limits, Message, WebSocketStream};
 
-use super::{BoxTransport, Coalescing, Endpoint, Received, Transport, WriteHold};
+use super::{BoxTransport, Coalescing, Endpoint, Received, Transport, ws_client::ClientWs};
 use crate::{config::ClientConfig, error::ConnectionError, frame::Frame};
 
 /// Flush before accepting more once this much is buffered: large enough that many small
 /// messages share one write syscall.
-const FLUSH_THRESHOLD: usize = 256 * 1024;
+pub(super) const FLUSH_THRESHOLD: usize = 256 * 1024;
 
-struct WsTransport<S> {
-    ws: WebSocketStream<S>,
-    /// Holds the stream's writes during a read burst (streams tether wrapped itself).
-    hold: Option<WriteHold>,
+pub(super) struct WsTransport<S> {
+    pub(super) ws: WebSocketStream<S>,
 }
 
 fn builder(config: &ClientConfig) -> ClientBuilder<'static> {
@@ -37,10 +35,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (stream, hold) = Coalescing::new(stream);
-    Box::new(WsTransport {
-        ws: builder(config).take_over(stream),
-        hold: Some(hold),
-    })
+    Box::new(ClientWs::new(
+        WsTransport {
+            ws: builder(config).take_over(stream),
+        },
+        hold,
+    ))
 }
 
 /// Wraps an established WebSocket stream of either role (a server's accepted socket,
@@ -49,7 +49,7 @@ pub fn from_websocket<S>(ws: WebSocketStream<S>) -> BoxTransport
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    Box::new(WsTransport { ws, hold: None })
+    Box::new(WsTransport { ws })
 }
 
 /// Runs the WebSocket upgrade for `endpoint` over `stream` (TLS already done if any),
@@ -85,10 +85,7 @@ where
     }
     let (stream, hold) = Coalescing::new(stream);
     let (ws, _response) = b.connect_on(stream).await.map_err(map_error)?;
-    Ok(Box::new(WsTransport {
-        ws,
-        hold: Some(hold),
-    }))
+    Ok(Box::new(ClientWs::new(WsTransport { ws }, hold)))
 }
 
 /// Maps a tokio-websockets error onto what the engine acts on.
@@ -200,12 +197,6 @@ where
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {
         Pin::new(&mut self.ws).poll_close(cx).map_err(map_error)
-    }
-
-    fn hold_writes(&mut self, hold: bool) {
-        if let Some(switch) = &self.hold {
-            switch.set(hold);
-        }
     }
 
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<()> {
