@@ -118,6 +118,56 @@ pub async fn echo(
     if plan.batch {
         return echo_batched(plan, client, events).await;
     }
+    let (client_ref, frame) = (&client, &plan.frame);
+    let result = echo_loop(
+        &plan,
+        &mut events,
+        |_| async move {
+            client_ref
+                .send(frame.clone())
+                .await
+                .map(drop)
+                .map_err(|e| format!("send failed: {e}"))
+        },
+        |event, _| match event {
+            Event::Message(_) => Answer::Reply,
+            Event::State(state) if state.is_closed() => {
+                Answer::Failed(format!("the connection closed: {state:?}"))
+            }
+            _ => Answer::Other,
+        },
+    )
+    .await?;
+    client.close().await;
+    Ok(result)
+}
+
+/// What one event is to an echo loop.
+pub enum Answer {
+    /// The reply to the oldest outstanding message.
+    Reply,
+    /// Anything else: skipped.
+    Other,
+    /// The run cannot go on.
+    Failed(String),
+}
+
+/// The echo loop every profile shares: keeps at most `window` messages outstanding
+/// (`send(seq)` sends message `seq`), paced by `--rate` and `--duration`, reads events
+/// and lets `answer(event, replies so far)` say which is the reply to the oldest
+/// outstanding message, and records each round trip.
+///
+/// # Errors
+/// A send's error, an `answer` that failed, or the event stream ending.
+pub async fn echo_loop<E, Sent>(
+    plan: &Plan,
+    events: &mut Events<E>,
+    mut send: impl FnMut(u64) -> Sent,
+    mut answer: impl FnMut(Event<E>, u64) -> Answer,
+) -> Result<EchoResult, String>
+where
+    Sent: Future<Output = Result<(), String>>,
+{
     let mut latency = latency_histogram();
     let mut outstanding: VecDeque<Instant> = VecDeque::with_capacity(plan.window);
     let (mut sent, mut received) = (0u64, 0u64);
@@ -133,14 +183,11 @@ pub async fn echo(
                 #[allow(clippy::cast_precision_loss)]
                 let due = start + Duration::from_secs_f64(sent as f64 / plan.rate);
                 if due > Instant::now() && !outstanding.is_empty() {
-                    break; // read echoes until it is time to send again
+                    break; // read replies until it is time to send again
                 }
                 tokio::time::sleep_until(due.into()).await;
             }
-            client
-                .send(plan.frame.clone())
-                .await
-                .map_err(|e| format!("send failed: {e}"))?;
+            send(sent).await?;
             outstanding.push_back(Instant::now());
             sent += 1;
         }
@@ -157,24 +204,23 @@ pub async fn echo(
         } else {
             events.recv().await
         };
-        match event {
-            Some(Event::Message(_)) => {
+        let Some(event) = event else {
+            return Err("the client stopped".into());
+        };
+        match answer(event, received) {
+            Answer::Reply => {
                 let Some(at) = outstanding.pop_front() else {
-                    return Err("an echo arrived for a message never sent".into());
+                    return Err("a reply arrived for a message never sent".into());
                 };
                 let us = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
                 latency.saturating_record(us.max(1));
                 received += 1;
                 plan.progress.fetch_add(1, Relaxed);
             }
-            Some(Event::State(state)) if state.is_closed() => {
-                return Err(format!("the connection closed: {state:?}"));
-            }
-            Some(_) => {}
-            None => return Err("the client stopped".into()),
+            Answer::Other => {}
+            Answer::Failed(error) => return Err(error),
         }
     }
-    client.close().await;
     Ok(EchoResult { received, latency })
 }
 
