@@ -10,7 +10,10 @@ use std::{
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use support::duplex::{Next, echo, network, next_text};
+use support::{
+    config,
+    duplex::{Next, echo, network, next_text},
+};
 use tether::{
     BackoffConfig, Client, ClientConfig, Event, Events, Frame, Outgoing, Policy, RequestError,
     SendError, State,
@@ -18,18 +21,6 @@ use tether::{
 };
 use tokio::time::Instant;
 use tokio_websockets::{CloseCode, Message};
-
-fn config() -> ClientConfig {
-    ClientConfig::default()
-        .heartbeat(Duration::from_secs(5))
-        .dead_after(Duration::from_secs(3))
-        .backoff(BackoffConfig {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(1),
-            max_attempts: None,
-            seed: Some(1),
-        })
-}
 
 async fn wait_state(client: &Client<RawMessage>, pred: impl Fn(&State) -> bool) -> State {
     let mut rx = client.state();

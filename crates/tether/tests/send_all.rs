@@ -9,23 +9,14 @@ use std::{
 };
 
 use serde_json::json;
-use support::duplex::{Next, echo, network};
+use support::{
+    config,
+    duplex::{Next, echo, network},
+};
 use tether::{
-    BackoffConfig, Client, ClientConfig, Event, Frame, Outgoing, Policy, SendError,
+    Client, Event, Frame, Outgoing, Policy, SendError,
     raw::{Raw, RawMessage},
 };
-
-fn config() -> ClientConfig {
-    ClientConfig::default()
-        .heartbeat(Duration::from_secs(5))
-        .dead_after(Duration::from_secs(3))
-        .backoff(BackoffConfig {
-            base: Duration::from_millis(100),
-            cap: Duration::from_secs(1),
-            max_attempts: None,
-            seed: Some(1),
-        })
-}
 
 fn ids(log: &Mutex<Vec<String>>) -> Vec<u64> {
     log.lock()
