@@ -1,7 +1,7 @@
 //! The control endpoint: a small HTTP API over the hub's faults and counters.
 //!
 //! - `GET /endpoints` → `{"echo": "ws://127.0.0.1:8700/", …}`
-//! - `GET /stats` → `{"echo": {"accepted": 1, "active": 1, "received": 10, …}, …}`
+//! - `GET /stats` → `{"echo": {"accepted": 1, "active": 1, "received": 10, …, "listening": true}, …}`
 //! - `POST /fault` with `{"endpoint": "echo", "kind": "drop", "code": 1011}` (see [`Fault`])
 //! - `POST /resume` with `{"endpoint": "echo"}` or `{}` for every endpoint
 

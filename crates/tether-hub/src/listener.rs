@@ -68,17 +68,20 @@ pub(crate) async fn run(
                 None => break,
                 Some(ListenerCommand::Refuse(period)) => {
                     drop(listener.take());
+                    endpoint.stats.refusing();
                     tracing::info!(endpoint = %endpoint.spec.name, ?period, "refusing connections");
                     tokio::select! {
                         () = tokio::time::sleep(period) => {}
                         _ = shutdown.changed() => break,
                     }
                     listener = rebind(&endpoint).await;
+                    endpoint.stats.set_listening(listener.is_some());
                 }
                 Some(ListenerCommand::Restart) => {
                     drop(listener.take());
                     endpoint.registry.command_all(&Command::Reset);
                     listener = rebind(&endpoint).await;
+                    endpoint.stats.set_listening(listener.is_some());
                 }
             },
             _ = shutdown.changed() => break,

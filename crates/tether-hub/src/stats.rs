@@ -3,7 +3,7 @@
 use std::{
     sync::{
         Mutex,
-        atomic::{AtomicU64, Ordering::Relaxed},
+        atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
     },
     time::Instant,
 };
@@ -22,6 +22,9 @@ pub(crate) struct Stats {
     received_bytes: AtomicU64,
     sent: AtomicU64,
     sent_bytes: AtomicU64,
+    refusals: AtomicU64,
+    /// Set while the listener is closed (a `Refuse` fault, or a failed re-bind).
+    not_listening: AtomicBool,
     log: Mutex<Vec<(Instant, Frame)>>,
     close_codes: Mutex<Vec<Option<u16>>>,
 }
@@ -41,6 +44,11 @@ pub struct EndpointStats {
     pub sent: u64,
     /// Payload bytes sent.
     pub sent_bytes: u64,
+    /// `Refuse` faults the listener has begun (each closes it for a while).
+    pub refusals: u64,
+    /// Whether the endpoint accepts connections now: false while a `Refuse` fault lasts,
+    /// or if its port could not be bound again after one.
+    pub listening: bool,
 }
 
 impl Stats {
@@ -89,6 +97,17 @@ impl Stats {
             .clone()
     }
 
+    /// The listener closed for a `Refuse` fault.
+    pub(crate) fn refusing(&self) {
+        self.refusals.fetch_add(1, Relaxed);
+        self.not_listening.store(true, Relaxed);
+    }
+
+    /// Whether the listener is open (after binding, or failing to bind, again).
+    pub(crate) fn set_listening(&self, listening: bool) {
+        self.not_listening.store(!listening, Relaxed);
+    }
+
     pub(crate) fn sent(&self, frame: &Frame) {
         self.sent.fetch_add(1, Relaxed);
         self.sent_bytes.fetch_add(frame.len() as u64, Relaxed);
@@ -102,6 +121,8 @@ impl Stats {
             received_bytes: self.received_bytes.load(Relaxed),
             sent: self.sent.load(Relaxed),
             sent_bytes: self.sent_bytes.load(Relaxed),
+            refusals: self.refusals.load(Relaxed),
+            listening: !self.not_listening.load(Relaxed),
         }
     }
 

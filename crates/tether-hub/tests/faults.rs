@@ -16,7 +16,7 @@ use std::{
 use serde_json::json;
 use support::{
     Probe, Recorder, Stream, all_delivered, assert_all_in_order, drain, fast_backoff,
-    first_seen_ids, hub_with, is_ready, logs, post, received_texts, until, until_refused, within,
+    first_seen_ids, hub_with, is_ready, logs, post, received_texts, refuse, until, within,
 };
 use tether::{
     AckKey, Client, ClientConfig, Event, Events, Frame, Outgoing, Policy, SendError, State,
@@ -70,11 +70,8 @@ impl Chaos {
         match self {
             Chaos::Kill => hub.fault("echo", &Fault::Drop { code: None }).unwrap(),
             Chaos::Refuse => {
-                // Half a second: long enough for `until_refused` to see it on a busy
-                // machine (its probes run while the refusal lasts).
-                hub.fault("echo", &Fault::Refuse { secs: 0.5 }).unwrap();
                 // Reset only once refusing, so the reconnect meets the refusal.
-                until_refused(hub, "echo").await;
+                refuse(hub, "echo", 0.5).await;
                 hub.fault("echo", &Fault::Drop { code: None }).unwrap();
             }
             Chaos::Restart => hub.fault("echo", &Fault::Restart).unwrap(),
@@ -749,6 +746,33 @@ async fn every_kind_of_garbage_mid_stream_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_closes_the_port_for_its_period_and_shows_in_the_stats() {
+    let hub = hub_with(Vec::new()).await;
+    let addr = support::addr_of(&hub, "echo");
+    let before = hub.stats("echo").unwrap();
+    assert!(before.listening && before.refusals == 0, "{before:?}");
+
+    refuse(&hub, "echo", 2.0).await;
+    let refusing = hub.stats("echo").unwrap();
+    assert_eq!(refusing.refusals, 1);
+    assert!(!refusing.listening);
+    let probe = tokio::net::TcpStream::connect(addr).await;
+    assert_eq!(
+        probe.map(drop).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused)
+    );
+
+    until(LIMIT, "the listener back", || {
+        hub.stats("echo").unwrap().listening
+    })
+    .await;
+    within(LIMIT, "a connection", tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("the same port accepts again");
+    assert_eq!(hub.stats("echo").unwrap().refusals, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_connections_are_retried_until_accepted_with_nothing_lost() {
     logs();
     let (hub, raw, client, recorder) = echo_client(stream_config(27)).await;
@@ -756,8 +780,7 @@ async fn refused_connections_are_retried_until_accepted_with_nothing_lost() {
     stream.reached(STRIKE_AT).await;
 
     // Refusing touches only new connections: close the live one once refusing.
-    hub.fault("echo", &Fault::Refuse { secs: 1.0 }).unwrap();
-    until_refused(&hub, "echo").await;
+    refuse(&hub, "echo", 1.0).await;
     hub.fault("echo", &Fault::Drop { code: Some(1001) })
         .unwrap();
     nothing_lost(&hub, &client, stream, STREAM).await;

@@ -75,15 +75,17 @@ pub fn addr_of(hub: &Hub, endpoint: &str) -> SocketAddr {
     host_port.parse().expect("an IP address and port")
 }
 
-/// Waits until the endpoint's listener refuses TCP connections (a `Refuse` fault is
-/// applied by the listener's task, a moment after `Hub::fault` returns). A probe that
-/// still gets in is dropped before its upgrade; the hub forgets it.
-pub async fn until_refused(hub: &Hub, endpoint: &str) {
-    let addr = addr_of(hub, endpoint);
-    within(Duration::from_secs(10), "the listener to refuse", async {
-        while TcpStream::connect(addr).await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+/// Applies a `Refuse` fault of `secs` to `endpoint` and waits until its listener has
+/// closed (the listener's task applies it a moment after `Hub::fault` returns), going by
+/// the hub's own count of refusals rather than by probing the port, so a busy machine
+/// cannot make the wait miss a short refusal.
+pub async fn refuse(hub: &Hub, endpoint: &str, secs: f64) {
+    let refusals = |hub: &Hub| hub.stats(endpoint).expect("the endpoint exists").refusals;
+    let before = refusals(hub);
+    hub.fault(endpoint, &tether_hub::Fault::Refuse { secs })
+        .expect("the endpoint exists");
+    until(Duration::from_secs(10), "the listener to refuse", || {
+        refusals(hub) > before
     })
     .await;
 }
