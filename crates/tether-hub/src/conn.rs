@@ -32,6 +32,12 @@ use crate::{
 
 /// Frames read per poll before yielding.
 const READ_BUDGET: usize = 256;
+/// Frames read before the first flush of a read burst; each later flush comes after twice
+/// as many frames as the one before (16, 48, 112, 240 read) and the last one after the
+/// burst. A client waiting for its replies starts on the first ones while the hub works
+/// on the rest, instead of the two taking turns a whole burst at a time; the doubling
+/// keeps the writes of a long burst few.
+const FIRST_FLUSH: usize = 16;
 /// Replies held before reading pauses (TCP backpressure instead of buffering).
 const OUT_LIMIT: usize = 4096;
 /// Routed frames taken from the connection's queue at a time.
@@ -76,7 +82,7 @@ impl StreamControl {
 }
 
 /// A TCP stream that coalesces writes while the driver reads (tether's [`Coalescing`]:
-/// the replies of a read burst leave in one syscall, in order, still ahead of a close
+/// the replies of a read burst leave in a few syscalls, in order, still ahead of a close
 /// reply the transport queued after them), and that can be made to end with a reset
 /// instead of a FIN.
 pub(crate) struct HubStream {
@@ -298,10 +304,11 @@ impl Driver {
         // Read, run the session, and buffer each reply right away: replies keep their
         // place before anything the transport answers itself, such as the reply to a
         // client's close frame. The transport writes queued replies out before each read;
-        // the stream holds those writes until the flush after the loop, so the whole
-        // batch goes out in one syscall (`HubStream`).
+        // the stream holds those writes until a flush (see `FIRST_FLUSH`, and after the
+        // loop), so each batch goes out in one syscall (`HubStream`).
         let mut budget = READ_BUDGET;
         let mut read_any = false;
+        let (mut read, mut chunk, mut flush_at) = (0, FIRST_FLUSH, FIRST_FLUSH);
         self.stream.set_hold(true);
         while budget > 0 && out.len() < OUT_LIMIT {
             let received = self.transport.poll_recv(cx);
@@ -322,6 +329,16 @@ impl Driver {
                     }
                     if let Err(end) = self.write_due(cx, out, timer, needs_flush, now) {
                         return Poll::Ready(end);
+                    }
+                    read += 1;
+                    if read == flush_at {
+                        chunk *= 2;
+                        flush_at += chunk;
+                        self.stream.set_hold(false);
+                        if let Err(end) = self.flush(cx, needs_flush) {
+                            return Poll::Ready(end);
+                        }
+                        self.stream.set_hold(true);
                     }
                 }
                 Poll::Ready(Some(Ok(tether::transport::Received::Close { code, .. }))) => {
@@ -351,18 +368,27 @@ impl Driver {
         if let Err(end) = self.write_due(cx, out, timer, needs_flush, now) {
             return Poll::Ready(end);
         }
-        if *needs_flush {
-            match self.transport.poll_flush(cx) {
-                Poll::Ready(Ok(())) => *needs_flush = false,
-                Poll::Ready(Err(_)) => return Poll::Ready(End::Gone),
-                Poll::Pending => {}
-            }
+        if let Err(end) = self.flush(cx, needs_flush) {
+            return Poll::Ready(end);
         }
         if read_paused && out.len() < OUT_LIMIT {
             // Room again: read on (nothing else would wake us for it).
             cx.waker().wake_by_ref();
         }
         Poll::Pending
+    }
+
+    /// Flushes what was written, if anything was; a full socket leaves it to the next
+    /// poll (the transport wakes us).
+    fn flush(&mut self, cx: &mut Context<'_>, needs_flush: &mut bool) -> Result<(), End> {
+        if *needs_flush {
+            match self.transport.poll_flush(cx) {
+                Poll::Ready(Ok(())) => *needs_flush = false,
+                Poll::Ready(Err(_)) => return Err(End::Gone),
+                Poll::Pending => {}
+            }
+        }
+        Ok(())
     }
 
     /// Buffers every due frame the transport takes without blocking.
