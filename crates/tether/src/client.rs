@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use crate::{
     config::{ClientConfig, Policy},
@@ -473,7 +473,7 @@ impl<E: Clone + Send + 'static> Client<E> {
     }
 
     fn push(&self, message: Outgoing, has_permit: bool) -> Result<Receipt<E>, SendError> {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = oneshot::async_channel();
         let seq = self.push_notify(message, has_permit, Notify::One(tx))?;
         Ok(Receipt { rx, seq })
     }

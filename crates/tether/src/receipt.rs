@@ -13,7 +13,6 @@ use std::{
 };
 
 use futures_util::task::AtomicWaker;
-use tokio::sync::oneshot;
 
 use crate::{error::SendError, outbox::Delivered, outgoing::Outgoing};
 
@@ -52,7 +51,7 @@ impl<E> Notify<E> {
 /// Dropping a receipt does not withdraw the message.
 #[derive(Debug)]
 pub struct Receipt<E> {
-    pub(crate) rx: oneshot::Receiver<Result<Delivered<E>, SendError>>,
+    pub(crate) rx: oneshot::AsyncReceiver<Result<Delivered<E>, SendError>>,
     pub(crate) seq: u64,
 }
 

@@ -1,8 +1,11 @@
 //! State shared by the client handles and the connection actor.
 
-use std::sync::{
-    Mutex, MutexGuard,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Mutex, MutexGuard,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::Waker,
 };
 
 use futures_util::task::AtomicWaker;
@@ -21,7 +24,7 @@ pub(crate) struct Shared<E> {
     /// One permit per free outbox slot.
     pub(crate) permits: Semaphore,
     /// Wakes the actor when a message is queued or a close is requested.
-    pub(crate) waker: AtomicWaker,
+    pub(crate) waker: EngineWaker,
     pub(crate) state: watch::Sender<State>,
     pub(crate) stats: Statistics,
     /// Notified whenever the outbox becomes empty.
@@ -42,7 +45,7 @@ impl<E> Shared<E> {
         Self {
             outbox: Mutex::new(Outbox::default()),
             permits: Semaphore::new(config.outbox_capacity),
-            waker: AtomicWaker::new(),
+            waker: EngineWaker::default(),
             state: watch::Sender::new(State::Connecting),
             stats: Statistics::default(),
             emptied: Notify::new(),
@@ -82,11 +85,13 @@ impl<E> Shared<E> {
     }
 
     pub(crate) fn is_close_requested(&self) -> bool {
-        self.close_requested.load(Ordering::Acquire)
+        self.close_requested.load(Ordering::SeqCst)
     }
 
     pub(crate) fn request_close(&self) {
-        self.close_requested.store(true, Ordering::Release);
+        // SeqCst, as the actor's `woken` flag: a wake-up skipped because the actor was
+        // already woken still finds the request set when that poll reads it.
+        self.close_requested.store(true, Ordering::SeqCst);
         self.waker.wake();
     }
 
@@ -97,5 +102,34 @@ impl<E> Shared<E> {
             text = s.scrub(&text);
         }
         text
+    }
+}
+
+/// Wakes the connection actor, once per poll of it: the senders after the first find it
+/// already woken and skip the waker (a burst of `send`s pays for one wake-up).
+///
+/// Why no wake-up is lost: the actor clears `woken` right after registering, before it
+/// looks at the outbox, and a sender looks at `woken` after queueing under the outbox
+/// lock. If the sender's critical section comes first, the actor's look finds the message;
+/// if the actor's comes first, its clearing happens before the sender's look (the lock
+/// orders them), so the sender sees `false` and wakes it.
+#[derive(Debug, Default)]
+pub(crate) struct EngineWaker {
+    waker: AtomicWaker,
+    woken: AtomicBool,
+}
+
+impl EngineWaker {
+    /// Called by the actor at the start of each poll, before it reads the outbox.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+        self.woken.store(false, Ordering::SeqCst);
+    }
+
+    /// Wakes the actor unless it was woken since its last poll began.
+    pub(crate) fn wake(&self) {
+        if !self.woken.load(Ordering::SeqCst) && !self.woken.swap(true, Ordering::SeqCst) {
+            self.waker.wake();
+        }
     }
 }

@@ -1,0 +1,83 @@
+//! The connection actor is woken once per poll however many `send`s come in; these
+//! tests check that no `send` is left waiting for something else (the next heartbeat)
+//! to wake it, with senders racing the actor on other threads. Real time, multi-thread
+//! runtime, in-memory streams; the heartbeat is a minute away, so a message stranded by a
+//! missed wake-up would blow the per-message bound.
+
+mod support;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde_json::json;
+use support::{
+    config,
+    duplex::{echo, network},
+};
+use tether::{
+    Client,
+    raw::{Raw, RawMessage},
+};
+
+/// Far below the heartbeat: a message is acknowledged within this or it was stranded.
+const PER_MESSAGE: Duration = Duration::from_secs(5);
+
+async fn acked_echo_client() -> (Raw, Client<RawMessage>, Arc<Mutex<Vec<String>>>) {
+    let raw = Raw::json().ack_field("id");
+    let cfg = config()
+        .heartbeat(Duration::from_secs(60))
+        .dead_after(Duration::from_secs(60));
+    let (connector, mut net) = network(64 * 1024, cfg.clone());
+    let (client, mut events) = Client::builder(raw.clone())
+        .config(cfg)
+        .connector(connector)
+        .start()
+        .unwrap();
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let log = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(echo(net.servers.recv().await.unwrap(), log.clone()));
+    tokio::time::timeout(PER_MESSAGE, client.ready())
+        .await
+        .expect("ready in time")
+        .unwrap();
+    (raw, client, log)
+}
+
+/// Sends `count` messages one at a time, each after the previous one's ack.
+async fn send_one_by_one(raw: Raw, client: Client<RawMessage>, first: u64, count: u64) {
+    for id in first..first + count {
+        let receipt = client.send(raw.encode(&json!({ "id": id }))).await.unwrap();
+        tokio::time::timeout(PER_MESSAGE, receipt)
+            .await
+            .unwrap_or_else(|_| panic!("message {id} waited past {PER_MESSAGE:?}"))
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_sender_waiting_for_each_ack_is_never_stranded() {
+    let (raw, client, log) = acked_echo_client().await;
+    send_one_by_one(raw, client.clone(), 0, 3_000).await;
+    assert_eq!(log.lock().unwrap().len(), 3_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_on_two_threads_are_never_stranded() {
+    let (raw, client, log) = acked_echo_client().await;
+    let senders: Vec<_> = (0..4)
+        .map(|s| {
+            tokio::spawn(send_one_by_one(
+                raw.clone(),
+                client.clone(),
+                s * 10_000,
+                1_000,
+            ))
+        })
+        .collect();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(log.lock().unwrap().len(), 4_000);
+}
