@@ -463,8 +463,12 @@ async fn session<P: LineProfile>(
     ));
     let code = pump_stdin(&client, &*profile, args).await;
     let final_state = client.close().await;
+    // Handed back (`undelivered` events: a deadline passed, refused at send, closed with
+    // it pending) or dropped by a drop-oldest outbox (counted by the client: the event
+    // stream may have had to drop some of those events).
     let undelivered = printer_result(printer, undelivered_rx).await;
-    final_code(code, &final_state, undelivered)
+    let dropped = usize::try_from(client.stats().dropped).unwrap_or(usize::MAX);
+    final_code(code, &final_state, undelivered.saturating_add(dropped))
 }
 
 async fn printer_result(
@@ -484,7 +488,9 @@ fn final_code(code: Option<u8>, state: &State, undelivered: usize) -> u8 {
         eprintln!("tether connect: {reason}");
         return exit::FATAL;
     }
-    if let Some(code) = code {
+    // A drain that ended with an empty outbox still leaves the messages that were handed
+    // back or dropped on the way undelivered.
+    if let Some(code) = code.filter(|&code| code != exit::OK) {
         return code;
     }
     if undelivered > 0 {
@@ -589,4 +595,37 @@ async fn print_events<P: LineProfile>(
     }
     let _ = out.flush();
     let _ = undelivered.send(count);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed(fatal: bool) -> State {
+        State::Closed {
+            reason: "closed by client".into(),
+            fatal,
+        }
+    }
+
+    #[test]
+    fn a_drain_that_emptied_the_outbox_still_exits_1_for_messages_handed_back_on_the_way() {
+        assert_eq!(final_code(Some(exit::OK), &closed(false), 0), exit::OK);
+        assert_eq!(
+            final_code(Some(exit::OK), &closed(false), 2),
+            exit::UNDELIVERED
+        );
+        assert_eq!(final_code(None, &closed(false), 1), exit::UNDELIVERED);
+        assert_eq!(final_code(None, &closed(false), 0), exit::OK);
+    }
+
+    #[test]
+    fn a_drain_timeout_exits_1_and_a_fatal_close_exits_3_whatever_else() {
+        assert_eq!(
+            final_code(Some(exit::UNDELIVERED), &closed(false), 0),
+            exit::UNDELIVERED
+        );
+        assert_eq!(final_code(Some(exit::OK), &closed(true), 5), exit::FATAL);
+        assert_eq!(final_code(None, &closed(true), 0), exit::FATAL);
+    }
 }
