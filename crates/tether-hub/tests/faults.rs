@@ -780,7 +780,8 @@ async fn refused_connections_are_retried_until_accepted_with_nothing_lost() {
     stream.reached(STRIKE_AT).await;
 
     // Refusing touches only new connections: close the live one once refusing.
-    refuse(&hub, "echo", 1.0).await;
+    // Two seconds: a busy machine still gets the reconnect attempts in while refusing.
+    refuse(&hub, "echo", 2.0).await;
     hub.fault("echo", &Fault::Drop { code: Some(1001) })
         .unwrap();
     nothing_lost(&hub, &client, stream, STREAM).await;
