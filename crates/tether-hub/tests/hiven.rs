@@ -423,3 +423,87 @@ async fn the_token_never_shows_in_logs_errors_or_events() {
         assert!(!text.contains(&bot_token()), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_posts_get_through_api_failures_in_the_order_they_were_queued() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use axum::{
+        extract::Request,
+        http::StatusCode,
+        middleware::{self, Next},
+        response::IntoResponse,
+    };
+    use tether::hiven::PostRetry;
+
+    // The hub's REST API behind a gate that answers every third request with a 503.
+    let hiven = Hiven::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let gate = calls.clone();
+    let api = hiven
+        .api_router()
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let gate = gate.clone();
+            async move {
+                if gate.fetch_add(1, SeqCst) % 3 == 0 {
+                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                }
+                next.run(request).await
+            }
+        }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+
+    let bot = HivenClient::builder(bot_token())
+        .api_url(format!("http://{addr}/v1"))
+        .post_retry(PostRetry {
+            attempts: 3,
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(40),
+        })
+        .build()
+        .unwrap();
+    // Everything queued before anything is awaited; one post to a room that does not
+    // exist in the middle.
+    let mut receipts = Vec::new();
+    for i in 0..20 {
+        let room = if i == 10 { "999" } else { GENERAL };
+        receipts.push(bot.queue_message(room, &format!("m{i}")).await.unwrap());
+    }
+    let mut ids = Vec::new();
+    for (i, receipt) in receipts.into_iter().enumerate() {
+        let posted = within(LIMIT, "the post", receipt).await;
+        if i == 10 {
+            // Not a failure that passes: given up at once, and the queue goes on.
+            let error = posted.expect_err("no such room");
+            assert!(
+                matches!(
+                    error,
+                    HivenError::Http(HttpError::Status { status: 404, .. })
+                ),
+                "{error}"
+            );
+            continue;
+        }
+        let message = posted.unwrap_or_else(|e| panic!("m{i}: {e}"));
+        assert_eq!(message.content, format!("m{i}"));
+        ids.push(message.id);
+    }
+    // Created in queue order (the API numbers messages as it creates them), each once.
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(ids, sorted);
+    assert_eq!(ids.len(), 19);
+    let calls = calls.load(SeqCst);
+    assert!(
+        calls >= 20 + 6,
+        "{calls} requests for 20 posts: the 503s were retried"
+    );
+    // Input the API would refuse is refused before it is queued.
+    assert!(matches!(
+        bot.queue_message(GENERAL, " ").await,
+        Err(HivenError::Http(HttpError::InvalidInput(_)))
+    ));
+}

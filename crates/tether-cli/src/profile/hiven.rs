@@ -7,7 +7,7 @@ use std::{io::Write, time::Duration};
 use serde_json::{Value, json};
 use tether::{
     Event, Events, Frame, State,
-    hiven::{HivenClient, HivenHttp, HttpRequest, SwarmMessage},
+    hiven::{HivenClient, HivenHttp, HttpRequest, PostRetry, SwarmMessage},
 };
 use tokio::{io::AsyncBufReadExt, sync::mpsc};
 
@@ -18,6 +18,16 @@ use crate::{
 
 /// How many times a post that failed on the network or with 408/429/5xx is tried.
 const POST_ATTEMPTS: u32 = 5;
+
+/// The post queue's retries from the backoff flags.
+fn post_retry(args: &ConnectArgs) -> PostRetry {
+    let base = args.min_backoff.max(Duration::from_millis(50));
+    PostRetry {
+        attempts: POST_ATTEMPTS,
+        base,
+        cap: args.max_backoff.max(base),
+    }
+}
 
 /// `--profile hiven`: a stdin line is `{"room_id": ID, "content": TEXT}`, or plain text
 /// for the `--room` room.
@@ -93,6 +103,7 @@ pub async fn run(args: &ConnectArgs) -> u8 {
         .swarm_url(&args.url)
         .api_url(args.api.as_deref().unwrap_or(tether::hiven::API_URL))
         .config(args.config())
+        .post_retry(post_retry(args))
         .build();
     let client = match built {
         Ok(client) => client,
@@ -181,8 +192,9 @@ pub async fn run(args: &ConnectArgs) -> u8 {
     exit::OK
 }
 
-/// Posts one message, retrying network errors and 408/429/5xx with backoff; `true` once
-/// the API created it.
+/// Posts one message through the client's post queue (which tries again on network
+/// errors and 408/429/5xx, `--min-backoff` doubling to `--max-backoff`); `true` once the
+/// API created it.
 async fn post(
     client: &HivenClient,
     n: usize,
@@ -190,38 +202,30 @@ async fn post(
     args: &ConnectArgs,
     lines: &mpsc::Sender<String>,
 ) -> bool {
-    let mut delay = args.min_backoff.max(Duration::from_millis(50));
-    for attempt in 1..=POST_ATTEMPTS {
-        match client
-            .http_client()
-            .call::<tether::hiven::Message>(request.clone())
-            .await
-        {
-            Ok(message) => {
-                if args.events {
-                    let line = json!({"type": "ack", "at": output::now_ms(), "key": message.id,
-                        "accepted": true, "line": n});
-                    let _ = lines.send(line.to_string()).await;
-                }
-                return true;
+    let body = request.body.clone();
+    let posted = match client.queue_post(request).await {
+        Ok(receipt) => receipt.await,
+        Err(e) => Err(e),
+    };
+    match posted {
+        Ok(message) => {
+            if args.events {
+                let line = json!({"type": "ack", "at": output::now_ms(), "key": message.id,
+                    "accepted": true, "line": n});
+                let _ = lines.send(line.to_string()).await;
             }
-            Err(e) if e.is_retryable() && attempt < POST_ATTEMPTS => {
-                tracing::info!(line = n, attempt, error = %e, "hiven: post failed, retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(args.max_backoff.max(delay));
+            true
+        }
+        Err(e) => {
+            eprintln!("stdin line {n}: not sent: {e}");
+            if args.events {
+                let line = json!({"type": "undelivered", "at": output::now_ms(),
+                    "line": n, "data": body, "reason": e.to_string()});
+                let _ = lines.send(line.to_string()).await;
             }
-            Err(e) => {
-                eprintln!("stdin line {n}: not sent: {e}");
-                if args.events {
-                    let line = json!({"type": "undelivered", "at": output::now_ms(),
-                        "line": n, "data": request.body, "reason": e.to_string()});
-                    let _ = lines.send(line.to_string()).await;
-                }
-                return false;
-            }
+            false
         }
     }
-    false
 }
 
 /// Prints engine events and the poster's lines as JSON lines, one writer for both.

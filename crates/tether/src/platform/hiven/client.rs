@@ -4,7 +4,7 @@ use std::{
     fmt,
     panic::AssertUnwindSafe,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex, MutexGuard, OnceLock, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -23,11 +23,12 @@ use crate::{
 
 use super::{
     handler::{EventHandler, dispatch},
-    http::{HivenHttp, HttpError},
+    http::{HivenHttp, HttpError, HttpRequest},
     model::{
         API_URL, ClientType, DEFAULT_HEARTBEAT_MS, InvalidToken, Message, SWARM_URL, SwarmEvent,
         SwarmMessage, User, validate_token,
     },
+    poster::{PostReceipt, PostRetry, Poster},
     protocol::Swarm,
 };
 
@@ -61,6 +62,9 @@ pub enum HivenError {
     /// A REST call failed.
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// A queued post was dropped unposted: its runtime shut down.
+    #[error("the posting task ended before the message was posted")]
+    PostAbandoned,
 }
 
 impl HivenError {
@@ -131,6 +135,7 @@ pub struct HivenClientBuilder {
     config: ClientConfig,
     heartbeat: Duration,
     log_ws_output: bool,
+    post_retry: PostRetry,
     connector: Option<Box<dyn Connect>>,
 }
 
@@ -222,6 +227,14 @@ impl HivenClientBuilder {
         self
     }
 
+    /// How [`HivenClient::queue_message`] tries a post again (default: 5 attempts, 250 ms
+    /// doubling to 5 s).
+    #[must_use]
+    pub fn post_retry(mut self, retry: PostRetry) -> Self {
+        self.post_retry = retry;
+        self
+    }
+
     /// Connects with a custom connector instead of the Swarm URL (tests: in-memory
     /// streams). Used by the first `connect` only.
     #[must_use]
@@ -262,6 +275,8 @@ impl HivenClientBuilder {
                 heartbeat: self.heartbeat,
                 log_ws_output: self.log_ws_output,
                 http,
+                post_retry: self.post_retry,
+                poster: OnceLock::new(),
                 connector: Mutex::new(self.connector),
                 engine: Mutex::new(None),
                 user: Arc::default(),
@@ -279,6 +294,9 @@ struct Inner {
     heartbeat: Duration,
     log_ws_output: bool,
     http: HivenHttp,
+    post_retry: PostRetry,
+    /// Started by the first queued post (it needs a runtime).
+    poster: OnceLock<Poster>,
     connector: Mutex<Option<Box<dyn Connect>>>,
     engine: Mutex<Option<Client<SwarmMessage>>>,
     user: Arc<Mutex<Option<User>>>,
@@ -396,6 +414,7 @@ impl HivenClient {
             config: ClientConfig::default(),
             heartbeat: Duration::from_millis(DEFAULT_HEARTBEAT_MS),
             log_ws_output: false,
+            post_retry: PostRetry::default(),
             connector: None,
         }
     }
@@ -544,6 +563,53 @@ impl HivenClient {
     /// [`HivenError::Http`]: invalid input (nothing sent), network, status, decode.
     pub async fn send_message(&self, room_id: &str, content: &str) -> Result<Message, HivenError> {
         Ok(self.inner.http.send_message(room_id, content).await?)
+    }
+
+    /// Queues `content` for a room and returns once it is queued (waiting for room while
+    /// `outbox_capacity` posts wait): posts go out one at a time in the order they were
+    /// queued, each tried again while its failure may pass (network errors, 408, 429,
+    /// 5xx; see [`HivenClientBuilder::post_retry`]). The receipt resolves to the message
+    /// the API created. Input the API would refuse is refused here, and nothing is queued.
+    ///
+    /// A post whose response was lost may be created twice (the API has no idempotency
+    /// key): posting is at least once.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: tether::hiven::HivenClient) -> Result<(), tether::hiven::HivenError> {
+    /// let first = client.queue_message("1001", "one").await?;
+    /// let second = client.queue_message("1001", "two").await?; // never before "one"
+    /// let (one, two) = (first.await?, second.await?);
+    /// assert!(one.id != two.id);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`HivenError::Http`] with [`HttpError::InvalidInput`] (nothing queued);
+    /// [`HivenError::PostAbandoned`] if the runtime is shutting down.
+    pub async fn queue_message(
+        &self,
+        room_id: &str,
+        content: &str,
+    ) -> Result<PostReceipt, HivenError> {
+        let request = self.inner.http.build_send_message(room_id, content)?;
+        self.queue_post(request).await
+    }
+
+    /// [`HivenClient::queue_message`] for a request already built (by
+    /// [`HivenHttp::build_send_message`], its dry run), in the same queue.
+    ///
+    /// # Errors
+    /// [`HivenError::PostAbandoned`] if the runtime is shutting down.
+    pub async fn queue_post(&self, request: HttpRequest) -> Result<PostReceipt, HivenError> {
+        let inner = &self.inner;
+        let poster = inner.poster.get_or_init(|| {
+            Poster::start(
+                inner.http.clone(),
+                inner.post_retry,
+                inner.config.outbox_capacity,
+            )
+        });
+        poster.queue(request).await
     }
 
     /// Closes the connection (close handshake, bounded by the close timeout) and returns

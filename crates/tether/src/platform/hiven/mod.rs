@@ -7,12 +7,15 @@
 //!   `HOUSE_JOIN`×N → ready);
 //! - [`HivenClient`] ([`BotClient`], [`UserClient`]): the typed client after
 //!   openhivenpy, with an [`EventHandler`] trait;
-//! - [`HivenHttp`]: `GET /users/@me` and room messages on reqwest + rustls.
+//! - [`HivenHttp`]: `GET /users/@me` and room messages on reqwest + rustls;
+//!   [`HivenClient::queue_message`]: room messages posted in order, tried again while the
+//!   API's failure may pass ([`PostRetry`]).
 
 mod client;
 mod handler;
 mod http;
 pub mod model;
+mod poster;
 mod protocol;
 
 pub use client::{
@@ -26,4 +29,5 @@ pub use model::{
     ReadyInfo, Reference, Relationship, Room, SWARM_URL, SwarmEvent, SwarmMessage, User,
     validate_token,
 };
+pub use poster::{PostReceipt, PostRetry};
 pub use protocol::Swarm;
