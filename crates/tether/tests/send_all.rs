@@ -11,7 +11,7 @@ use std::{
 use serde_json::json;
 use support::{
     config,
-    duplex::{Next, echo, network},
+    duplex::{Next, acked_echo_client, echo, network},
 };
 use tether::{
     Client, Event, Frame, Outgoing, Policy, SendError,
@@ -33,16 +33,8 @@ fn ids(log: &Mutex<Vec<String>>) -> Vec<u64> {
 #[tokio::test(start_paused = true)]
 async fn a_batch_larger_than_the_outbox_is_delivered_in_order_and_its_receipt_counts_every_message()
 {
-    let raw = Raw::json().ack_field("id");
-    let cfg = config().outbox(8, Policy::Backpressure);
-    let (connector, mut net) = network(64 * 1024, cfg.clone());
-    let (client, mut events) = Client::builder(raw.clone())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    tokio::spawn(echo(net.servers.recv().await.unwrap(), log.clone()));
+    let (raw, client, mut events, log) =
+        acked_echo_client(config().outbox(8, Policy::Backpressure)).await;
 
     let first = client
         .send_all((0..100).map(|i| raw.encode(&json!({"id": i}))))

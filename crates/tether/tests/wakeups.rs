@@ -12,10 +12,7 @@ use std::{
 };
 
 use serde_json::json;
-use support::{
-    config,
-    duplex::{echo, network},
-};
+use support::{config, duplex::acked_echo_client};
 use tether::{
     Client,
     raw::{Raw, RawMessage},
@@ -24,20 +21,13 @@ use tether::{
 /// Far below the heartbeat: a message is acknowledged within this or it was stranded.
 const PER_MESSAGE: Duration = Duration::from_secs(5);
 
-async fn acked_echo_client() -> (Raw, Client<RawMessage>, Arc<Mutex<Vec<String>>>) {
-    let raw = Raw::json().ack_field("id");
+/// A client acknowledged by an echo, heartbeat a minute away, Ready.
+async fn ready_client() -> (Raw, Client<RawMessage>, Arc<Mutex<Vec<String>>>) {
     let cfg = config()
         .heartbeat(Duration::from_secs(60))
         .dead_after(Duration::from_secs(60));
-    let (connector, mut net) = network(64 * 1024, cfg.clone());
-    let (client, mut events) = Client::builder(raw.clone())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (raw, client, mut events, log) = acked_echo_client(cfg).await;
     tokio::spawn(async move { while events.recv().await.is_some() {} });
-    let log = Arc::new(Mutex::new(Vec::new()));
-    tokio::spawn(echo(net.servers.recv().await.unwrap(), log.clone()));
     tokio::time::timeout(PER_MESSAGE, client.ready())
         .await
         .expect("ready in time")
@@ -58,14 +48,14 @@ async fn send_one_by_one(raw: Raw, client: Client<RawMessage>, first: u64, count
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_sender_waiting_for_each_ack_is_never_stranded() {
-    let (raw, client, log) = acked_echo_client().await;
+    let (raw, client, log) = ready_client().await;
     send_one_by_one(raw, client.clone(), 0, 3_000).await;
     assert_eq!(log.lock().unwrap().len(), 3_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_senders_on_two_threads_are_never_stranded() {
-    let (raw, client, log) = acked_echo_client().await;
+    let (raw, client, log) = ready_client().await;
     let senders: Vec<_> = (0..4)
         .map(|s| {
             tokio::spawn(send_one_by_one(

@@ -4,7 +4,11 @@
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
-use tether::{ClientConfig, ConnectionError, transport};
+use tether::{
+    Client, ClientConfig, ConnectionError, Events,
+    raw::{Raw, RawMessage},
+    transport,
+};
 use tokio::{io::DuplexStream, sync::mpsc};
 use tokio_websockets::{Message, ServerBuilder, WebSocketStream};
 
@@ -86,4 +90,29 @@ pub async fn echo(mut ws: WebSocketStream<DuplexStream>, log: Arc<Mutex<Vec<Stri
             }
         }
     }
+}
+
+/// A client of JSON messages acknowledged by their `id` (`Raw::json().ack_field("id")`)
+/// with `config`, connected to an [`echo`] server over the in-memory network; the echo's
+/// log of what it received, in order.
+#[allow(dead_code)]
+pub async fn acked_echo_client(
+    config: ClientConfig,
+) -> (
+    Raw,
+    Client<RawMessage>,
+    Events<RawMessage>,
+    Arc<Mutex<Vec<String>>>,
+) {
+    let raw = Raw::json().ack_field("id");
+    let (connector, mut net) = network(64 * 1024, config.clone());
+    let (client, events) = Client::builder(raw.clone())
+        .config(config)
+        .connector(connector)
+        .start()
+        .expect("the client starts");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let server = net.servers.recv().await.expect("the client connects");
+    tokio::spawn(echo(server, log.clone()));
+    (raw, client, events, log)
 }
