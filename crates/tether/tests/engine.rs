@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use support::{
     config,
-    duplex::{Next, echo, network, next_text},
+    duplex::{Next, echo, network, never_connecting, next_text},
 };
 use tether::{
     BackoffConfig, Client, ClientConfig, Event, Events, Frame, Outgoing, Policy, RequestError,
@@ -137,13 +137,7 @@ async fn replays_unacked_messages_in_order_before_newer_ones_after_reconnect() {
 #[tokio::test(start_paused = true)]
 async fn reject_policy_hands_back_the_message_that_does_not_fit() {
     let cfg = config().outbox(100, Policy::Reject);
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, _events) = Client::builder(Raw::json())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, _events) = never_connecting(Raw::json(), cfg);
     for i in 0..100 {
         client.send(Frame::text(text(i, 0))).await.unwrap();
     }
@@ -193,13 +187,7 @@ async fn backpressure_makes_send_wait_until_an_ack_frees_room() {
 #[tokio::test(start_paused = true)]
 async fn drop_oldest_counts_and_reports_the_dropped_message() {
     let cfg = config().outbox(2, Policy::DropOldest);
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, mut events) = Client::builder(Raw::json())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, mut events) = never_connecting(Raw::json(), cfg);
     let a = client.send(Frame::text("\"a\"")).await.unwrap();
     client.send(Frame::text("\"b\"")).await.unwrap();
     client.send(Frame::text("\"c\"")).await.unwrap();
@@ -465,13 +453,7 @@ async fn invalid_utf8_and_oversize_frames_fail_the_connection_with_1007_and_1009
 #[tokio::test(start_paused = true)]
 async fn a_deadline_hands_the_message_back_when_it_passes_undelivered() {
     let cfg = config();
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, mut events) = Client::builder(Raw::json())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, mut events) = never_connecting(Raw::json(), cfg);
     let started = Instant::now();
     let receipt = client
         .send(Outgoing::new(Frame::text("1")).with_deadline(Duration::from_secs(16)))
@@ -770,13 +752,7 @@ async fn a_fixed_app_heartbeat_runs_from_the_first_connection_without_any_inboun
 #[tokio::test(start_paused = true)]
 async fn an_unread_event_stream_stays_bounded_while_drop_oldest_drops() {
     let cfg = config().outbox(2, Policy::DropOldest).event_capacity(4);
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, mut events) = Client::builder(Raw::json())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, mut events) = never_connecting(Raw::json(), cfg);
     for i in 0..20_000 {
         client.send(Frame::text(i.to_string())).await.unwrap();
         if i % 1000 == 0 {

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use support::duplex::{Next, network};
+use support::duplex::{network, never_connecting};
 use tether::{
     BackoffConfig, Client, ClientConfig, Event, Events, Frame, Policy, SendError,
     raw::{Raw, RawMessage},
@@ -85,13 +85,7 @@ async fn a_message_over_the_size_limit_is_refused_with_its_size_and_an_event() {
 #[tokio::test(start_paused = true)]
 async fn a_full_outbox_under_reject_refuses_with_the_message_and_an_event() {
     let cfg = config().outbox(3, Policy::Reject);
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, mut events) = Client::builder(Raw::text())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, mut events) = never_connecting(Raw::text(), cfg);
     for i in 0..3 {
         client.send(Frame::text(format!("m{i}"))).await.unwrap();
     }
@@ -106,13 +100,7 @@ async fn a_full_outbox_under_reject_refuses_with_the_message_and_an_event() {
 #[tokio::test(start_paused = true)]
 async fn try_send_under_backpressure_refuses_instead_of_waiting() {
     let cfg = config().outbox(1, Policy::Backpressure);
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, mut events) = Client::builder(Raw::text())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, mut events) = never_connecting(Raw::text(), cfg);
     client.try_send(Frame::text("a")).unwrap();
     let err = client.try_send(Frame::text("b")).unwrap_err();
     assert!(matches!(err, SendError::Full(_)), "{err:?}");

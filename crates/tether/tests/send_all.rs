@@ -11,7 +11,7 @@ use std::{
 use serde_json::json;
 use support::{
     config,
-    duplex::{Next, acked_echo_client, echo, network},
+    duplex::{acked_echo_client, echo, network, never_connecting},
 };
 use tether::{
     Client, Event, Frame, Outgoing, Policy, SendError,
@@ -72,13 +72,7 @@ async fn a_batch_larger_than_the_outbox_is_delivered_in_order_and_its_receipt_co
 #[tokio::test(start_paused = true)]
 async fn under_reject_a_batch_queues_what_fits_and_hands_back_the_rest_in_order() {
     let cfg = config().outbox(10, Policy::Reject);
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, _events) = Client::builder(Raw::json())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, _events) = never_connecting(Raw::json(), cfg);
     let error = client
         .send_all((0..15).map(|i| Frame::text(i.to_string())))
         .await
@@ -130,13 +124,7 @@ async fn a_message_too_large_stops_the_batch_and_the_ones_before_it_stay_queued(
 #[tokio::test(start_paused = true)]
 async fn a_batch_receipt_hands_back_each_message_that_missed_its_deadline() {
     let cfg = config();
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, _events) = Client::builder(Raw::json())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, _events) = never_connecting(Raw::json(), cfg);
     let receipt = client
         .send_all((0..5).map(|i| {
             Outgoing::new(Frame::text(i.to_string())).with_deadline(Duration::from_secs(2))
@@ -158,13 +146,7 @@ async fn a_batch_receipt_hands_back_each_message_that_missed_its_deadline() {
 #[tokio::test(start_paused = true)]
 async fn closing_hands_a_batch_back_through_its_receipt() {
     let cfg = config();
-    let (connector, net) = network(1024, cfg.clone());
-    *net.next.lock().unwrap() = Next::Hang;
-    let (client, _events) = Client::builder(Raw::json())
-        .config(cfg)
-        .connector(connector)
-        .start()
-        .unwrap();
+    let (client, _events) = never_connecting(Raw::json(), cfg);
     let receipt = client
         .send_all((0..3).map(|i| Frame::text(i.to_string())))
         .await

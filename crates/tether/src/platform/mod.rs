@@ -6,7 +6,7 @@ pub mod raw;
 #[cfg(feature = "datadivr")]
 pub mod datadivr;
 
-#[cfg(any(feature = "datadivr", feature = "moobius"))]
+#[cfg(any(feature = "datadivr", feature = "moobius", feature = "hiven"))]
 mod pyjson;
 
 #[cfg(feature = "gather")]

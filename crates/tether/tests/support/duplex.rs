@@ -116,3 +116,19 @@ pub async fn acked_echo_client(
     tokio::spawn(echo(server, log.clone()));
     (raw, client, events, log)
 }
+
+/// A client of `protocol` with `config` whose every connect attempt hangs: messages stay
+/// queued (outbox policies, deadlines, closing with messages pending).
+#[allow(dead_code)]
+pub fn never_connecting(
+    protocol: Raw,
+    config: ClientConfig,
+) -> (Client<RawMessage>, Events<RawMessage>) {
+    let (connector, net) = network(1024, config.clone());
+    *net.next.lock().unwrap() = Next::Hang;
+    Client::builder(protocol)
+        .config(config)
+        .connector(connector)
+        .start()
+        .expect("the client starts")
+}
