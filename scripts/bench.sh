@@ -18,7 +18,7 @@
 #               bare-tungstenite, python-websockets, python-aiohttp, python-picows,
 #               python-datadivr-sdk (W6 only)
 # The Python clients are installed into .venv-bench (created if missing; idempotent); the
-# platforms' real SDKs (W6) into .venv-peers by shared/protocols/peers-env/setup.sh.
+# platforms' real SDKs (W6) into .venv-peers by scripts/peers-env/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +38,7 @@ if ! "$venv/bin/python" -c 'import websockets, aiohttp, picows' 2>/dev/null; the
 fi
 
 peers=.venv-peers
-peers_setup=../shared/protocols/peers-env/setup.sh
+peers_setup=scripts/peers-env/setup.sh
 if [ -f "$peers_setup" ]; then
   bash "$peers_setup" "$peers" >&2 || log "the peers venv could not be set up: W6 will say so"
 else

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the fuzz seed corpora (fuzz/corpus/TARGET/seed-*) from the platforms' golden
-files (../shared/protocols/golden/out) plus a few hand-written frames per platform.
+files (testdata/golden/out) plus a few hand-written frames per platform.
 Several frames of one seed are joined with NUL (see crates/tether-fuzz). Idempotent."""
 import hashlib
 import json
@@ -8,7 +8,7 @@ import pathlib
 import sys
 
 root = pathlib.Path(__file__).resolve().parent.parent
-golden = root.parent / "shared" / "protocols" / "golden" / "out"
+golden = root / "testdata" / "golden" / "out"
 corpus = root / "fuzz" / "corpus"
 
 

@@ -27,16 +27,16 @@ step "WebSocket conformance: Autobahn|Testsuite fast spec, strict"
 # Installs the suite under .autobahn (CPython 2.7 unpacked from Debian packages; ~30 s once),
 # runs every case through tether's engine (crates/tether/examples/autobahn.rs, built above)
 # against the fuzzing server on 127.0.0.1:9001, and fails on any FAILED or NON-STRICT case.
-PREFIX="$PWD/.autobahn" bash ../shared/autobahn/install.sh
-PREFIX="$PWD/.autobahn" bash ../shared/autobahn/run.sh ../shared/autobahn/config/fuzzingserver-fast.json \
+PREFIX="$PWD/.autobahn" bash scripts/autobahn/install.sh
+PREFIX="$PWD/.autobahn" bash scripts/autobahn/run.sh scripts/autobahn/config/fuzzingserver-fast.json \
   reports/fast target/debug/examples/autobahn ws://127.0.0.1:9001
-python3 ../shared/autobahn/summarize.py reports/fast --strict
+python3 scripts/autobahn/summarize.py reports/fast --strict
 
 step "interop: the platforms' real Python SDKs and servers"
-# The venv with the real Python SDKs and server (../shared/protocols beside the repository;
+# The venv with the real Python SDKs and server (scripts/peers-env/setup.sh;
 # needs python3 and network access to PyPI the first time; idempotent afterwards).
 venv_started=$SECONDS
-bash ../shared/protocols/peers-env/setup.sh .venv-peers
+bash scripts/peers-env/setup.sh .venv-peers
 echo "peers venv ready in $((SECONDS - venv_started)) s"
 TETHER_PEERS_VENV="$PWD/.venv-peers" \
   cargo test -p tether-hub --test 'interop_*' --locked -- --ignored --nocapture --test-threads=1

@@ -1,5 +1,5 @@
 """W6 baseline: the real datadivr Python SDK (`datadivr.transport.client.WebSocketClient`,
-datadivr 0.3 from the peers venv, shared/protocols/peers-env/setup.sh) against the hub's
+datadivr 0.3 from the peers venv, scripts/peers-env/setup.sh) against the hub's
 `datadivr` endpoint, used its usual way: `send_message(payload, event_name)` per message,
 `receive_messages()` dispatching each reply to the client handler registered for its event.
 

@@ -1,5 +1,5 @@
 """W6 baseline: the real Gather Python SDK (`gather_client_ws.GatherClient` 0.0.4, from the
-peers venv, shared/protocols/peers-env/setup.sh) against the hub's `gather` engine, used its
+peers venv, scripts/peers-env/setup.sh) against the hub's `gather` engine, used its
 usual way: `run(producer)`, the producer awaiting `client.set_text_status(text)` per action,
 the `callback` receiving every `ServerClientBatch`.
 

@@ -12,7 +12,7 @@
 //! sender's id as `from_id`; a message to a client's id (learnt from the `from_id` of a
 //! message that client sent to others) reaches that client only.
 //!
-//! Needs the Python venv from `../shared/protocols/peers-env/setup.sh`: set
+//! Needs the Python venv from `scripts/peers-env/setup.sh`: set
 //! `TETHER_PEERS_VENV` to it (absolute, or relative to the repository root). The tests are
 //! `#[ignore]`d, so a plain `cargo test` reports them as ignored and needs no Python;
 //! `scripts/test.sh` builds the venv and runs them with `--ignored`. Helpers:

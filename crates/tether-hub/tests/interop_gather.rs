@@ -8,7 +8,7 @@
 //! - vice versa for a chat: tether's client chats, the real SDK receives `playerChats`
 //!   from tether's user id.
 //!
-//! Needs the Python venv from `../shared/protocols/peers-env/setup.sh`: set
+//! Needs the Python venv from `scripts/peers-env/setup.sh`: set
 //! `TETHER_PEERS_VENV` to it (absolute, or relative to the repository root). The tests are
 //! `#[ignore]`d; `scripts/test.sh` runs them with `--ignored`. Helper:
 //! `scripts/interop/gather_sdk_driver.py`.

@@ -5,7 +5,7 @@
 //! MESSAGE_CREATE for a message that tether's Rust Hiven client posts through the hub's
 //! REST API (`hiven-api`).
 //!
-//! Needs the Python venv from `../shared/protocols/peers-env/setup.sh`: set
+//! Needs the Python venv from `scripts/peers-env/setup.sh`: set
 //! `TETHER_PEERS_VENV` to it (absolute, or relative to the repository root). The test is
 //! `#[ignore]`d, so a plain `cargo test` needs no Python; `scripts/test.sh` runs it with
 //! `--ignored`. Helper: `scripts/interop/hiven_client.py`.

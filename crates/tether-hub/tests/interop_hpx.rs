@@ -6,7 +6,7 @@
 //! The hub's receive log shows what the SDK put on the wire (its two `sendall` calls
 //! per message, gzip then `<EOF>`, decoded by tether's codec).
 //!
-//! Needs the Python venv from `../shared/protocols/peers-env/setup.sh`: set
+//! Needs the Python venv from `scripts/peers-env/setup.sh`: set
 //! `TETHER_PEERS_VENV` to it (absolute, or relative to the repository root). The test is
 //! `#[ignore]`d; `scripts/test.sh` runs it with `--ignored`. Helper:
 //! `scripts/interop/hpx_sdk_driver.py`.

@@ -7,7 +7,7 @@
 //! The frames the Python client sent are also checked against tether's builders: with
 //! the same request id and timestamp, tether's wire text is byte for byte the same.
 //!
-//! Needs the Python venv from `../shared/protocols/peers-env/setup.sh`: set
+//! Needs the Python venv from `scripts/peers-env/setup.sh`: set
 //! `TETHER_PEERS_VENV` to it (absolute, or relative to the repository root). The test is
 //! `#[ignore]`d, so a plain `cargo test` needs no Python; `scripts/test.sh` builds the venv
 //! and runs it with `--ignored`. Helper: `scripts/interop/moobius_user.py`.

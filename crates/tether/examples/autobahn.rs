@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run -p tether --example autobahn -- ws://127.0.0.1:9001
 //! ```
-//! `scripts/test.sh` runs it against the fast spec (see `../shared/autobahn/README.md`).
+//! `scripts/test.sh` runs it against the fast spec (see `scripts/autobahn/README.md`).
 
 use std::time::Duration;
 

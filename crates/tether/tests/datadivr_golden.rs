@@ -15,11 +15,11 @@ use tether::datadivr::{
 
 fn golden() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/protocols/golden/out/datadivr.json");
+        .join("../../testdata/golden/out/datadivr.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the datadivr golden file {}: {e} (shared/ must be checked out beside \
-             the repository, as in CI: /work/main and /work/shared)",
+            "cannot read the datadivr golden file {}: {e} \
+             (regenerate it with testdata/golden/gen_golden.py)",
             path.display()
         )
     });

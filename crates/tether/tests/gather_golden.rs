@@ -22,11 +22,11 @@ const TXN: u32 = 123_456_789;
 
 fn golden() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/protocols/golden/out/gather.json");
+        .join("../../testdata/golden/out/gather.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the gather golden file {}: {e} (shared/ must be checked out beside \
-             the repository, as in CI)",
+            "cannot read the gather golden file {}: {e} \
+             (regenerate it with testdata/golden/gen_golden.py)",
             path.display()
         )
     });

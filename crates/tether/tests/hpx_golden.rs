@@ -24,11 +24,11 @@ use tokio::{
 
 fn golden() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/protocols/golden/out/happypandax.json");
+        .join("../../testdata/golden/out/happypandax.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the HPX golden file {}: {e} (shared/ must be checked out beside \
-             the repository, as in CI)",
+            "cannot read the HPX golden file {}: {e} \
+             (regenerate it with testdata/golden/gen_golden.py)",
             path.display()
         )
     });

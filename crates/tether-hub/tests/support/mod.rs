@@ -503,7 +503,7 @@ pub fn peers_python() -> std::path::PathBuf {
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| {
             panic!(
-                "set {VENV_VAR} to a venv made by ../shared/protocols/peers-env/setup.sh \
+                "set {VENV_VAR} to a venv made by scripts/peers-env/setup.sh \
                  (scripts/test.sh does) to run the interop tests against the real SDKs"
             )
         });
