@@ -18,6 +18,7 @@
 //! out) driven by the hub's per-connection loop, which applies faults, batches writes
 //! and bounds every queue (a client too slow to take what is routed to it is
 //! disconnected).
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod conn;

@@ -43,6 +43,25 @@
 //! - **One bad message never stops the client**; handler errors and panics are isolated.
 //! - **Observable**: [`State`] watch, [`Event`] stream, [`StatsSnapshot`], `tracing` spans;
 //!   secrets ([`Secret`]) never appear in logs, errors, events or `Debug`.
+//!
+//! ## Cargo features
+//!
+//! All are on by default; `default-features = false` plus the ones you use builds only
+//! those (the engine and transports are always there).
+//!
+//! | feature | platform | extra dependencies |
+//! |---|---|---|
+//! | `raw` | JSON or text over WebSocket, JSON lines over TCP, no login | none |
+//! | `datadivr` | datadivr `WebSocketMessage`s over WebSocket | none (enables `serde_json/preserve_order`) |
+//! | `hiven` | the Hiven Swarm and its REST API | `reqwest` (rustls) |
+//! | `moobius` | the Moobius SDK's `WSClient` messages | none (enables `serde_json/preserve_order`) |
+//! | `gather` | Gather protobuf actions and batches, game-server discovery | `prost`, `prost-reflect`, `reqwest`; build: `prost-build`, `protox` |
+//! | `hpx` | HappyPanda X: gzip(JSON) + `<EOF>` over TCP or TLS | `flate2` (enables `serde_json/preserve_order`) |
+//! | `hpx-simd-json` | `hpx`, replies parsed with simd-json | `simd-json` |
+//!
+//! `datadivr`, `moobius` and `hpx` still turn on `serde_json/preserve_order` (Python dict
+//! key order on the wire), which feature unification applies to the whole program.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod backoff;

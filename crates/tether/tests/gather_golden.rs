@@ -21,8 +21,8 @@ use tether::gather::{
 const TXN: u32 = 123_456_789;
 
 fn golden() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/golden/out/gather.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden/out/gather.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "cannot read the gather golden file {}: {e} \
