@@ -236,3 +236,31 @@ fn bad_usage_exits_2() {
     let out = tether(&["connect", "ws://127.0.0.1:1/", "--queue", "0"], "");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn logs_written_to_a_pipe_are_plain_text_without_colour_codes() {
+    let url = server(Behaviour::Echo);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["connect", &url, "--ack-field", "id", "--drain"])
+        .env("RUST_LOG", "debug")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"id\":1}\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.contains("DEBUG"), "no log lines: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes on a pipe: {stderr:?}"
+    );
+}

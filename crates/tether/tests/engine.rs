@@ -1,5 +1,6 @@
 //! Engine behaviour over in-memory streams with paused time: the timing promises and
 //! the outbox policies, without a network.
+#![cfg(feature = "raw")]
 
 mod support;
 

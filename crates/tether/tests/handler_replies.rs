@@ -1,5 +1,6 @@
 //! Handler replies to a burst of inbound messages leave together: one write for the
 //! burst, not one per reply (over an in-memory stream that counts the writes reaching it).
+#![cfg(feature = "raw")]
 
 use std::{
     io,

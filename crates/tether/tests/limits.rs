@@ -1,6 +1,7 @@
 //! Limits (issue 10): the largest message (either direction) and the outbox capacity are
 //! configurable with safe defaults, and every refusal is a clear error and an event.
 //! (The HPX decompressed-size bound is tested with its codec.)
+#![cfg(feature = "raw")]
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! `Client::send_all` (a burst through one call, one receipt for the batch) and
 //! `Events::recv_many`, over in-memory streams with paused time.
+#![cfg(feature = "raw")]
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! answering is noticed too: silence counts while a message awaits its acknowledgement,
 //! and past heartbeat + dead_after the connection is given up, then the request replayed.
 //! An idle connection with nothing awaited is never given up. Paused time, in memory.
+#![cfg(feature = "raw")]
 
 use std::{sync::Arc, time::Duration};
 

@@ -1,4 +1,5 @@
 //! TLS: verification is always on; a CA file adds the roots a private server needs.
+#![cfg(feature = "raw")]
 
 use std::{
     path::PathBuf,

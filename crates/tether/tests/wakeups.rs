@@ -3,6 +3,7 @@
 //! to wake it, with senders racing the actor on other threads. Real time, multi-thread
 //! runtime, in-memory streams; the heartbeat is a minute away, so a message stranded by a
 //! missed wake-up would blow the per-message bound.
+#![cfg(feature = "raw")]
 
 mod support;
 
