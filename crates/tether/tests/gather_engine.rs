@@ -2,7 +2,7 @@
 //! `init` → `ready` login on every connection, `clientHeartbeat` at once and then every
 //! interval, and unacknowledged actions replayed after a reconnect, in order, before
 //! newer ones, with their original `txnId`s.
-#![cfg(feature = "gather")]
+#![cfg(all(feature = "gather", feature = "raw"))]
 
 mod support;
 

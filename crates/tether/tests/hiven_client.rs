@@ -1,7 +1,7 @@
 //! The typed Hiven client over the engine, against scripted Swarm servers on in-memory
 //! streams with paused time: login, ready and handler order, op 3 heartbeats at the
 //! hello's interval, a refused token, reconnect, and a silent Swarm noticed by pings.
-#![cfg(feature = "hiven")]
+#![cfg(all(feature = "hiven", feature = "raw"))]
 
 mod support;
 

@@ -2,7 +2,7 @@
 //! connection (before anything queued), the `heartbeat` every 30 s, the order kept across
 //! a reconnect, and the SDK's 16 s per-send deadline handing the message back. Plus
 //! `wss://` with certificate verification (refused without the CA, logged in with it).
-#![cfg(feature = "moobius")]
+#![cfg(all(feature = "moobius", feature = "raw"))]
 
 mod support;
 
