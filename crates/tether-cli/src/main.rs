@@ -123,19 +123,6 @@ fn log_colours(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
     terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::log_colours;
-
-    #[test]
-    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
-        assert!(log_colours(true, None));
-        assert!(log_colours(true, Some("".into())));
-        assert!(!log_colours(true, Some("1".into())));
-        assert!(!log_colours(false, None));
-    }
-}
-
 /// Raises the soft open-file limit to the hard limit (a hub with 10,000 clients needs it).
 pub(crate) fn raise_fd_limit() {
     #[cfg(unix)]
@@ -153,5 +140,18 @@ pub(crate) fn raise_fd_limit() {
                 let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_colours;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(log_colours(true, None));
+        assert!(log_colours(true, Some("".into())));
+        assert!(!log_colours(true, Some("1".into())));
+        assert!(!log_colours(false, None));
     }
 }
