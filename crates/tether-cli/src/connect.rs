@@ -603,7 +603,7 @@ mod tests {
 
     fn closed(fatal: bool) -> State {
         State::Closed {
-            reason: "closed by client".into(),
+            reason: tether::CloseReason::Requested,
             fatal,
         }
     }

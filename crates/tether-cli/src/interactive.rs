@@ -59,17 +59,17 @@ fn describe<P: Profile>(profile: &P, event: &Event<P::Event>) -> Option<String> 
             outcome: AckOutcome::Rejected(r),
         } => paint(AnsiColor::Red, &format!("✗ rejected {key}: {r}")),
         Event::Disconnected { error, .. } => paint(AnsiColor::Red, &format!("✗ {error}")),
-        Event::Dropped(m) => paint(
+        Event::Dropped { message, .. } => paint(
             AnsiColor::Red,
-            &format!("✗ dropped: {}", m.frame().excerpt(80)),
+            &format!("✗ dropped: {}", message.frame().excerpt(80)),
         ),
         Event::DecodeError { reason, excerpt } => {
             paint(AnsiColor::Red, &format!("✗ {reason}: {excerpt}"))
         }
         Event::HandlerError { error, .. } => paint(AnsiColor::Red, &format!("✗ handler: {error}")),
-        Event::Undelivered { message, reason } => paint(
+        Event::Undelivered(error) => paint(
             AnsiColor::Red,
-            &format!("✗ undelivered ({reason}): {}", message.frame().excerpt(80)),
+            &format!("✗ {error}: {}", error.message().frame().excerpt(80)),
         ),
         _ => return None,
     })

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tether::{AckOutcome, Event, Frame, Outgoing, State};
+use tether::{AckOutcome, Event, Frame, Outgoing, State, Transmission};
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -102,12 +102,23 @@ pub fn state_fields(state: &State) -> Fields {
             ));
         }
         State::Closed { reason, fatal } => {
-            m.push(("reason", json!(reason)));
+            m.push(("reason", json!(reason.to_string())));
             m.push(("fatal", json!(fatal)));
         }
         _ => {}
     }
     m
+}
+
+/// `"transmission"`: `not_sent` (safe to send again), `unconfirmed` (written, may have
+/// arrived) or `refused` (arrived, refused by the peer).
+fn transmission_field(transmission: Transmission) -> (&'static str, Value) {
+    let name = match transmission {
+        Transmission::NotSent => "not_sent",
+        Transmission::Unconfirmed => "unconfirmed",
+        Transmission::Refused => "refused",
+    };
+    ("transmission", json!(name))
 }
 
 fn message_line(kind: &str, message: &Outgoing, with_time: bool) -> String {
@@ -139,7 +150,7 @@ pub fn event_line<E>(
             let mut line = open("disconnected", true);
             extend(
                 &mut line,
-                vec![("error", json!(error)), ("fatal", json!(fatal))],
+                vec![("error", json!(error.to_string())), ("fatal", json!(fatal))],
             );
             line
         }
@@ -158,7 +169,14 @@ pub fn event_line<E>(
             extend(&mut line, m);
             line
         }
-        Event::Dropped(message) => message_line("dropped", message, true),
+        Event::Dropped {
+            message,
+            transmission,
+        } => {
+            let mut line = message_line("dropped", message, true);
+            extend(&mut line, vec![transmission_field(*transmission)]);
+            line
+        }
         Event::DecodeError { reason, excerpt } => {
             let mut line = open("decode_error", true);
             extend(
@@ -175,9 +193,16 @@ pub fn event_line<E>(
             );
             line
         }
-        Event::Undelivered { message, reason } => {
-            let mut line = message_line("undelivered", message, true);
-            extend(&mut line, vec![("reason", json!(reason))]);
+        Event::Undelivered(error) => {
+            let mut line = message_line("undelivered", error.message(), true);
+            extend(
+                &mut line,
+                vec![
+                    ("reason", json!(error.kind())),
+                    ("error", json!(error.to_string())),
+                    transmission_field(error.transmission()),
+                ],
+            );
             line
         }
         _ => return None,

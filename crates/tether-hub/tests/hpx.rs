@@ -331,7 +331,7 @@ async fn a_reply_that_comes_after_its_deadline_never_answers_the_next_request() 
         .await
         .unwrap();
     let err = within(LIMIT, "the deadline", late).await.unwrap_err();
-    assert!(matches!(err, SendError::DeadlineExceeded(_)), "{err:?}");
+    assert!(matches!(err, SendError::DeadlineExceeded { .. }), "{err:?}");
 
     hub.fault("hpx", &Fault::Delay { ms: 0 }).unwrap();
     let reply = within(LIMIT, "the second reply", client.request(echo(2)))

@@ -492,7 +492,7 @@ async fn the_access_token_never_shows_in_logs_events_errors_or_debug() {
     shown.push(format!("{state:?}"));
     let error = client.ready().await.unwrap_err();
     assert!(
-        matches!(&error, MoobiusError::Stopped(State::Closed { fatal: true, reason }) if reason.contains("4001")),
+        matches!(&error, MoobiusError::Stopped(State::Closed { fatal: true, reason }) if reason.to_string().contains("4001")),
         "{error:?}"
     );
     shown.push(format!("{error:?} / {error}"));

@@ -75,7 +75,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 Some(Event::Message(payload)) => println!("{}: {}", payload.kind, payload.text()),
                 Some(Event::State(state)) => println!("state: {}", state.name()),
-                Some(Event::Undelivered { reason, .. }) => println!("undelivered: {reason}"),
+                Some(Event::Undelivered(error)) => println!("undelivered: {error}"),
                 Some(_) => {}
                 None => break,
             },

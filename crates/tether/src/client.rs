@@ -7,7 +7,10 @@ use tokio::sync::watch;
 use crate::{
     config::{ClientConfig, Policy},
     engine::Engine,
-    error::{ConfigError, ConnectionError, RequestError, SendAllError, SendError},
+    error::{
+        CloseReason, ConfigError, ConnectionError, RequestError, SendAllError, SendError,
+        Transmission,
+    },
     event::Events,
     event_queue::{EventQueue, EventSink},
     outbox::Delivered,
@@ -174,6 +177,14 @@ enum Refusal {
     DropOldest,
 }
 
+/// A message refused because the client is closed: never queued, so never sent.
+fn not_sent(message: Outgoing) -> SendError {
+    SendError::Closed {
+        message,
+        transmission: Transmission::NotSent,
+    }
+}
+
 /// What [`ClientBuilder::start`] returns: the handle and the event stream.
 pub type Started<E> = (Client<E>, Events<E>);
 
@@ -281,12 +292,7 @@ impl<E: Clone + Send + 'static> Client<E> {
                 Ok(room) => room,
                 Err(Refusal::Closed) => {
                     let first = messages.next().expect("peeked");
-                    return Err(stop(
-                        queued,
-                        SendError::Closed(first),
-                        Vec::new(),
-                        &mut messages,
-                    ));
+                    return Err(stop(queued, not_sent(first), Vec::new(), &mut messages));
                 }
                 Err(Refusal::Full) => {
                     let first = messages.next().expect("peeked");
@@ -354,7 +360,7 @@ impl<E: Clone + Send + 'static> Client<E> {
                     if let Some(error) = too_large {
                         taken.push(error.into_message());
                     }
-                    return Err(stop(queued, SendError::Closed(first), taken, &mut messages));
+                    return Err(stop(queued, not_sent(first), taken, &mut messages));
                 }
                 None => {
                     queued += n;
@@ -418,8 +424,8 @@ impl<E: Clone + Send + 'static> Client<E> {
 
     /// Reports a refusal as an `undelivered` event too (the caller has the error).
     fn report(&self, error: SendError) -> SendError {
-        if let SendError::Full(m) | SendError::TooLarge { message: m, .. } = &error {
-            self.shared.outbox().refuse(m, error.kind());
+        if let SendError::Full(_) | SendError::TooLarge { .. } = &error {
+            self.shared.outbox().refuse(&error);
             self.shared.waker.wake();
         }
         error
@@ -431,7 +437,7 @@ impl<E: Clone + Send + 'static> Client<E> {
                 p.forget();
                 true
             }
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(SendError::Closed(message)),
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(not_sent(message)),
             Err(tokio::sync::TryAcquireError::NoPermits) => {
                 if self.shared.policy != Policy::DropOldest {
                     return Err(SendError::Full(message));
@@ -451,11 +457,11 @@ impl<E: Clone + Send + 'static> Client<E> {
         let permit = match self.shared.permits.try_acquire() {
             Ok(p) => Ok(p),
             Err(tokio::sync::TryAcquireError::NoPermits) => self.shared.permits.acquire().await,
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(SendError::Closed(message)),
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(not_sent(message)),
         };
         match permit {
             Ok(p) => p.forget(),
-            Err(_) => return Err(SendError::Closed(message)),
+            Err(_) => return Err(not_sent(message)),
         }
         self.push(message, true)
     }
@@ -491,16 +497,21 @@ impl<E: Clone + Send + 'static> Client<E> {
                 if has_permit {
                     self.shared.permits.add_permits(1);
                 }
-                return Err(SendError::Closed(message));
+                return Err(not_sent(message));
             }
             if !has_permit {
-                // DropOldest: the new message takes the oldest one's slot.
+                // DropOldest: the new message takes the slot of the oldest queued one (or,
+                // with nothing queued, of the oldest written one).
                 match ob.pop_oldest() {
                     Some(old) => {
                         Statistics::add(&self.shared.stats.dropped, 1);
-                        ob.dropped.push(old.message.clone());
-                        let m = old.message.clone();
-                        old.resolve(Err(SendError::Dropped(m)));
+                        let transmission = old.transmission();
+                        ob.dropped.push((old.message.clone(), transmission));
+                        let message = old.message.clone();
+                        old.resolve(Err(SendError::Dropped {
+                            message,
+                            transmission,
+                        }));
                     }
                     // Every slot is held by senders between permit and push: nothing to drop.
                     None => return Err(SendError::Full(message)),
@@ -516,7 +527,8 @@ impl<E: Clone + Send + 'static> Client<E> {
     /// answers it (same key), up to the configured request timeout.
     ///
     /// # Errors
-    /// [`RequestError::Timeout`] (the request is withdrawn and handed back),
+    /// [`RequestError::Timeout`] (the request is withdrawn and handed back, saying whether
+    /// it had been written: [`RequestError::transmission`]),
     /// [`RequestError::NoCorrelation`] for a message without ack key, or the send error.
     pub async fn request(&self, message: impl Into<Outgoing>) -> Result<E, RequestError> {
         let timeout = self.shared.request_timeout;
@@ -544,8 +556,13 @@ impl<E: Clone + Send + 'static> Client<E> {
                 match withdrawn {
                     Some(entry) => {
                         let message = entry.message.clone();
+                        let transmission = entry.transmission();
                         self.shared.finish([(entry, Ok(Delivered { reply: None }))]);
-                        return Err(RequestError::Timeout { message, timeout });
+                        return Err(RequestError::Timeout {
+                            message,
+                            timeout,
+                            transmission,
+                        });
                     }
                     // Resolved in the meantime: take that result.
                     None => receipt.await?,
@@ -600,10 +617,7 @@ impl<E> Client<E> {
             .wait_for(|s| matches!(s, State::Ready | State::Closed { .. }))
             .await
             .map(|s| s.clone())
-            .unwrap_or(State::Closed {
-                reason: "client gone".into(),
-                fatal: false,
-            });
+            .unwrap_or(State::closed(CloseReason::Gone));
         if state == State::Ready {
             Ok(())
         } else {
@@ -648,9 +662,6 @@ impl<E> Client<E> {
         rx.wait_for(State::is_closed)
             .await
             .map(|s| s.clone())
-            .unwrap_or(State::Closed {
-                reason: "client gone".into(),
-                fatal: false,
-            })
+            .unwrap_or(State::closed(CloseReason::Gone))
     }
 }

@@ -21,7 +21,7 @@ use tokio::time::{Instant, Interval, MissedTickBehavior, Sleep};
 use crate::{
     backoff::Backoff,
     config::ClientConfig,
-    error::{ConnectionError, Disposition, SendError},
+    error::{CloseReason, ConnectionError, Disposition, SendError},
     event::Event,
     event_queue::EventSink,
     outbox::{Delivered, Entry},
@@ -151,9 +151,9 @@ impl<P: Protocol> Engine<P> {
 
     /// Runs until the client closes or stops on a fatal error.
     pub(crate) async fn run(mut self) {
-        let (reason, fatal) = loop {
+        let reason = loop {
             if self.shared.is_close_requested() {
-                break ("closed by client".to_owned(), false);
+                break CloseReason::Requested;
             }
             self.set_state(State::Connecting);
             let exit = match self.connect().await {
@@ -172,16 +172,15 @@ impl<P: Protocol> Engine<P> {
                 {
                     // The peer refused us (a token, say) while we were closing: that is
                     // what the caller needs to hear, not that the close went fine.
-                    let error = ConnectionError::ClosedByPeer { code, reason };
-                    let text = self.shared.redact(error.to_string());
+                    let error = self.scrub(ConnectionError::ClosedByPeer { code, reason });
                     self.events.push(Event::Disconnected {
-                        error: text.clone(),
+                        error: error.clone(),
                         fatal: true,
                     });
-                    break (text, true);
+                    break CloseReason::Fatal(error);
                 }
-                Exit::Closed(_) => break ("closed by client".to_owned(), false),
-                Exit::Lost(e) => e,
+                Exit::Closed(_) => break CloseReason::Requested,
+                Exit::Lost(e) => self.scrub(e),
             };
             let disposition = match &error {
                 ConnectionError::ClosedByPeer { code, reason } => {
@@ -189,24 +188,23 @@ impl<P: Protocol> Engine<P> {
                 }
                 other => other.disposition(),
             };
-            let text = self.shared.redact(error.to_string());
             let fatal = disposition == Disposition::Fatal;
-            tracing::warn!(error = %text, fatal, "connection lost");
+            tracing::warn!(error = %error, fatal, "connection lost");
             self.events.push(Event::Disconnected {
-                error: text.clone(),
+                error: error.clone(),
                 fatal,
             });
             if fatal {
-                break (text, true);
+                break CloseReason::Fatal(error);
             }
             if !self.config.reconnect {
-                break (format!("{text} (reconnect disabled)"), false);
+                break CloseReason::ReconnectDisabled(error);
             }
             if self.backoff.exhausted() {
-                break (
-                    format!("gave up after {} attempts: {text}", self.backoff.attempt()),
-                    true,
-                );
+                break CloseReason::GaveUp {
+                    attempts: self.backoff.attempt(),
+                    last: error,
+                };
             }
             let delay = self.backoff.next_delay();
             Statistics::add(&self.shared.stats.reconnects, 1);
@@ -216,10 +214,15 @@ impl<P: Protocol> Engine<P> {
                 delay,
             });
             if !self.wait(delay).await {
-                break ("closed by client".to_owned(), false);
+                break CloseReason::Requested;
             }
         };
-        self.finish(reason, fatal).await;
+        self.finish(reason).await;
+    }
+
+    /// The error with every configured secret scrubbed from its texts.
+    fn scrub(&self, error: ConnectionError) -> ConnectionError {
+        error.scrubbed(|text| self.shared.redact(text))
     }
 
     /// One connection attempt with the connect timeout; `None` when a close was requested.
@@ -271,23 +274,23 @@ impl<P: Protocol> Engine<P> {
                 ob.next_deadline(),
             )
         };
-        for message in dropped {
-            self.events.push(Event::Dropped(message));
-        }
-        for (message, reason) in refused {
-            self.events.push(Event::Undelivered {
+        for (message, transmission) in dropped {
+            self.events.push(Event::Dropped {
                 message,
-                reason: reason.into(),
+                transmission,
             });
+        }
+        for error in refused {
+            self.events.push(Event::Undelivered(error));
         }
         if !expired.is_empty() {
             let results = expired.into_iter().map(|entry| {
-                self.events.push(Event::Undelivered {
+                let error = SendError::DeadlineExceeded {
                     message: entry.message.clone(),
-                    reason: "deadline".into(),
-                });
-                let message = entry.message.clone();
-                (entry, Err(SendError::DeadlineExceeded(message)))
+                    transmission: entry.transmission(),
+                };
+                self.events.push(Event::Undelivered(error.clone()));
+                (entry, Err(error))
             });
             let results: Vec<_> = results.collect();
             self.shared.finish(results);
@@ -682,15 +685,12 @@ impl<P: Protocol> Engine<P> {
                             reply: Some(inbound.event.clone()),
                         }),
                         AckOutcome::Rejected(reason) => {
-                            let reason = self.shared.redact(reason.clone());
-                            self.events.push(Event::Undelivered {
+                            let error = SendError::Rejected {
                                 message: entry.message.clone(),
-                                reason: format!("rejected: {reason}"),
-                            });
-                            Err(SendError::Rejected {
-                                message: entry.message.clone(),
-                                reason,
-                            })
+                                reason: self.shared.redact(reason.clone()),
+                            };
+                            self.events.push(Event::Undelivered(error.clone()));
+                            Err(error)
                         }
                     };
                     self.shared.finish([(entry, result)]);
@@ -738,10 +738,7 @@ impl<P: Protocol> Engine<P> {
                 }
                 Err(_) => {
                     Statistics::add(&self.shared.stats.handler_errors, 1);
-                    self.events.push(Event::Undelivered {
-                        message: reply,
-                        reason: "outbox full".into(),
-                    });
+                    self.events.push(Event::Undelivered(SendError::Full(reply)));
                 }
             }
         }
@@ -761,36 +758,36 @@ impl<P: Protocol> Engine<P> {
 
     /// The client stops: every message still held is handed back, the state becomes
     /// Closed, and the remaining events are delivered (bounded by the close timeout).
-    async fn finish(&mut self, reason: String, fatal: bool) {
+    async fn finish(&mut self, reason: CloseReason) {
         let entries: Vec<Entry<P::Event>> = self.shared.outbox().close();
         self.shared.permits.close();
+        let fatal = reason.is_fatal();
+        let shared_reason = std::sync::Arc::new(reason.clone());
         let results: Vec<_> = entries
             .into_iter()
             .map(|entry| {
                 let message = entry.message.clone();
-                self.events.push(Event::Undelivered {
-                    message: message.clone(),
-                    reason: if fatal {
-                        "fatal".into()
-                    } else {
-                        "closed".into()
-                    },
-                });
+                let transmission = entry.transmission();
                 let error = if fatal {
                     SendError::Fatal {
                         message,
-                        reason: reason.clone(),
+                        reason: shared_reason.clone(),
+                        transmission,
                     }
                 } else {
-                    SendError::Closed(message)
+                    SendError::Closed {
+                        message,
+                        transmission,
+                    }
                 };
+                self.events.push(Event::Undelivered(error.clone()));
                 (entry, Err(error))
             })
             .collect();
         self.shared.finish(results);
         self.shared.emptied.notify_waiters();
         tracing::info!(reason = %reason, fatal, "client closed");
-        self.set_state(State::Closed { reason, fatal });
+        self.set_state(State::closed(reason));
         self.events.flush_within(self.config.close_timeout).await;
     }
 }

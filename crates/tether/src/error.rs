@@ -1,6 +1,6 @@
 //! Errors a caller can act on. Every error that concerns a message carries the message.
 
-use std::{io, time::Duration};
+use std::{io, sync::Arc, time::Duration};
 
 use crate::outgoing::Outgoing;
 
@@ -14,13 +14,18 @@ pub enum Disposition {
     Fatal,
 }
 
+/// The error behind a TLS or handshake failure, kept for [`std::error::Error::source`].
+pub type ErrorSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a connection attempt failed or an established connection ended.
-#[derive(Debug, thiserror::Error)]
+///
+/// Cheap to clone (sources are shared), so it can ride on events and states.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectionError {
     /// A socket error (refused, reset, broken pipe…).
     #[error("network error: {0}")]
-    Io(#[from] io::Error),
+    Io(#[source] Arc<io::Error>),
     /// The connect (TCP + TLS + upgrade) did not finish within the connect timeout.
     #[error("connect timed out after {0:?}")]
     ConnectTimeout(Duration),
@@ -28,14 +33,26 @@ pub enum ConnectionError {
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
     /// TLS setup or verification failed (an untrusted certificate, a bad CA file).
-    #[error("TLS error: {0}")]
-    Tls(String),
+    #[error("TLS error: {detail}")]
+    Tls {
+        /// What failed, for people.
+        detail: String,
+        /// The TLS library's or the file system's error, when there is one.
+        #[source]
+        source: Option<ErrorSource>,
+    },
     /// The server answered the WebSocket upgrade with this HTTP status instead of 101.
     #[error("server refused the WebSocket upgrade with HTTP status {0}")]
     UpgradeRefused(u16),
-    /// The WebSocket handshake failed for another reason.
-    #[error("WebSocket handshake failed: {0}")]
-    Handshake(String),
+    /// The WebSocket (or platform) handshake failed for another reason.
+    #[error("WebSocket handshake failed: {detail}")]
+    Handshake {
+        /// What failed, for people.
+        detail: String,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<ErrorSource>,
+    },
     /// The peer violated the protocol; tether failed the connection with this close code
     /// (1002 protocol error, 1007 invalid payload such as bad UTF-8, 1009 too big).
     #[error("connection failed with close code {code}: {detail}")]
@@ -67,7 +84,61 @@ pub enum ConnectionError {
     Platform(String),
 }
 
+impl From<io::Error> for ConnectionError {
+    fn from(e: io::Error) -> Self {
+        ConnectionError::Io(Arc::new(e))
+    }
+}
+
+/// Errors compare by variant and text (sources such as `io::Error` have no equality).
+impl PartialEq for ConnectionError {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for ConnectionError {}
+
 impl ConnectionError {
+    /// A TLS error with the error that caused it.
+    pub fn tls(
+        detail: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ConnectionError::Tls {
+            detail: detail.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// A TLS error without an underlying error.
+    pub fn tls_detail(detail: impl Into<String>) -> Self {
+        ConnectionError::Tls {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// A handshake error with the error that caused it.
+    pub fn handshake(
+        detail: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ConnectionError::Handshake {
+            detail: detail.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// A handshake error without an underlying error.
+    pub fn handshake_detail(detail: impl Into<String>) -> Self {
+        ConnectionError::Handshake {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
     /// The default classification; a platform may override it for close codes
     /// (see [`crate::Protocol::classify_close`]).
     #[must_use]
@@ -75,12 +146,12 @@ impl ConnectionError {
         match self {
             ConnectionError::Io(_)
             | ConnectionError::ConnectTimeout(_)
-            | ConnectionError::Handshake(_)
+            | ConnectionError::Handshake { .. }
             | ConnectionError::ProtocolViolation { .. }
             | ConnectionError::Eof
             | ConnectionError::DeadPeer(_) => Disposition::Retryable,
             ConnectionError::InvalidUrl(_)
-            | ConnectionError::Tls(_)
+            | ConnectionError::Tls { .. }
             | ConnectionError::LoginRefused(_)
             | ConnectionError::Platform(_) => Disposition::Fatal,
             ConnectionError::UpgradeRefused(status) => match status {
@@ -90,11 +161,52 @@ impl ConnectionError {
             ConnectionError::ClosedByPeer { code, .. } => default_close_disposition(*code),
         }
     }
+
+    /// The close code, when the peer closed with one or tether failed the connection
+    /// with one.
+    #[must_use]
+    pub fn close_code(&self) -> Option<u16> {
+        match self {
+            ConnectionError::ClosedByPeer { code, .. } => *code,
+            ConnectionError::ProtocolViolation { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The same error with every text it carries passed through `scrub` (secrets out).
+    #[must_use]
+    pub(crate) fn scrubbed(self, scrub: impl Fn(String) -> String) -> Self {
+        match self {
+            ConnectionError::InvalidUrl(t) => ConnectionError::InvalidUrl(scrub(t)),
+            ConnectionError::Tls { detail, source } => ConnectionError::Tls {
+                detail: scrub(detail),
+                source,
+            },
+            ConnectionError::Handshake { detail, source } => ConnectionError::Handshake {
+                detail: scrub(detail),
+                source,
+            },
+            ConnectionError::ProtocolViolation { code, detail } => {
+                ConnectionError::ProtocolViolation {
+                    code,
+                    detail: scrub(detail),
+                }
+            }
+            ConnectionError::ClosedByPeer { code, reason } => ConnectionError::ClosedByPeer {
+                code,
+                reason: scrub(reason),
+            },
+            ConnectionError::LoginRefused(t) => ConnectionError::LoginRefused(scrub(t)),
+            ConnectionError::Platform(t) => ConnectionError::Platform(scrub(t)),
+            other => other,
+        }
+    }
 }
 
-/// The default reading of a close code: 4001 (token refused, as the hub and several
-/// platforms use it), 1008 (policy violation) and 4000–4099 auth-range codes are fatal;
-/// everything else (1000, 1001, 1006, 1011, 1012, 1013…) is retryable.
+/// The default reading of a close code: 1008 (policy violation), 4001 (token refused,
+/// as the hub and several platforms use it), 4003 (forbidden) and 4004 (authentication
+/// failed) are fatal; every other code, and a close without one (1000, 1001, 1006, 1011,
+/// 1012, 1013, other 4xxx…), is retryable.
 #[must_use]
 pub fn default_close_disposition(code: Option<u16>) -> Disposition {
     match code {
@@ -103,31 +215,128 @@ pub fn default_close_disposition(code: Option<u16>) -> Disposition {
     }
 }
 
-/// Why a message handed to `send` was not delivered. Every variant carries the message.
-#[derive(Debug, thiserror::Error)]
+/// Why a client stopped for good: what [`State::Closed`](crate::State::Closed) carries.
+///
+/// `Display` gives the text the CLI prints (`closed by client`, `… (reconnect disabled)`,
+/// `gave up after N attempts: …`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// [`Client::close`](crate::Client::close) was called (or a requested close
+    /// completed).
+    #[error("closed by client")]
+    Requested,
+    /// A fatal error stopped the client (token refused, untrusted certificate, bad URL…).
+    #[error("{0}")]
+    Fatal(ConnectionError),
+    /// The connection was lost and reconnecting is disabled.
+    #[error("{0} (reconnect disabled)")]
+    ReconnectDisabled(ConnectionError),
+    /// The backoff's attempt limit was reached.
+    #[error("gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        /// Reconnect attempts made.
+        attempts: u32,
+        /// The error of the last one.
+        last: ConnectionError,
+    },
+    /// The client's actor is gone (its runtime shut down).
+    #[error("client gone")]
+    Gone,
+}
+
+impl CloseReason {
+    /// Whether an error (not a requested close) stopped the client.
+    #[must_use]
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, CloseReason::Fatal(_) | CloseReason::GaveUp { .. })
+    }
+
+    /// The connection error behind the stop, if one was.
+    #[must_use]
+    pub fn error(&self) -> Option<&ConnectionError> {
+        match self {
+            CloseReason::Fatal(e)
+            | CloseReason::ReconnectDisabled(e)
+            | CloseReason::GaveUp { last: e, .. } => Some(e),
+            CloseReason::Requested | CloseReason::Gone => None,
+        }
+    }
+}
+
+/// What is known of a message handed back undelivered: whether it may have reached the
+/// peer. This decides whether sending it again is safe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transmission {
+    /// Never written on any connection: sending it again cannot duplicate it.
+    NotSent,
+    /// Written (on this connection or an earlier one) and not acknowledged: it may have
+    /// arrived, and sending it again may duplicate it.
+    Unconfirmed,
+    /// It reached the peer, which refused it ([`SendError::Rejected`]).
+    Refused,
+}
+
+impl Transmission {
+    /// Whether the peer may have received the message.
+    #[must_use]
+    pub fn may_have_arrived(self) -> bool {
+        !matches!(self, Transmission::NotSent)
+    }
+
+    /// The words `Display` of an error adds for it.
+    fn suffix(self) -> &'static str {
+        match self {
+            Transmission::NotSent | Transmission::Refused => "",
+            Transmission::Unconfirmed => " (it was written and may have arrived)",
+        }
+    }
+}
+
+/// Why a message handed to `send` was not delivered. Every variant carries the message,
+/// and [`SendError::transmission`] says whether it may have reached the peer.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
-    /// The outbox is at capacity and the policy is `Reject`.
+    /// The outbox is at capacity and the policy is `Reject`. Not sent.
     #[error("outbox full: message rejected")]
     Full(Outgoing),
-    /// The client is closing or closed; the message was not (or not provably) delivered.
-    #[error("client closed before the message was delivered")]
-    Closed(Outgoing),
+    /// The client is closing or closed before the message was delivered.
+    #[error("client closed before the message was delivered{}", transmission.suffix())]
+    Closed {
+        /// The message.
+        message: Outgoing,
+        /// Whether it may have arrived.
+        transmission: Transmission,
+    },
     /// The client stopped on a fatal error before the message was delivered.
-    #[error("client stopped on a fatal error before the message was delivered: {reason}")]
+    #[error("client stopped on a fatal error before the message was delivered: {reason}{}", transmission.suffix())]
     Fatal {
         /// The message.
         message: Outgoing,
-        /// What stopped the client.
-        reason: String,
+        /// What stopped the client (shared by every message it handed back).
+        reason: Arc<CloseReason>,
+        /// Whether it may have arrived.
+        transmission: Transmission,
     },
     /// The message's deadline passed before it was delivered.
-    #[error("deadline passed before the message was delivered")]
-    DeadlineExceeded(Outgoing),
-    /// Dropped to make room under the `DropOldest` policy (also reported in a `dropped` event).
-    #[error("dropped from a full outbox (drop-oldest policy)")]
-    Dropped(Outgoing),
-    /// The peer acknowledged the message negatively.
+    #[error("deadline passed before the message was delivered{}", transmission.suffix())]
+    DeadlineExceeded {
+        /// The message.
+        message: Outgoing,
+        /// Whether it may have arrived.
+        transmission: Transmission,
+    },
+    /// Dropped to make room under the `DropOldest` policy (also reported in a `dropped`
+    /// event). Queued messages are dropped first; a written one only when none is queued.
+    #[error("dropped from a full outbox (drop-oldest policy){}", transmission.suffix())]
+    Dropped {
+        /// The message.
+        message: Outgoing,
+        /// Whether it may have arrived.
+        transmission: Transmission,
+    },
+    /// The peer acknowledged the message negatively: it arrived and was refused.
     #[error("peer rejected the message: {reason}")]
     Rejected {
         /// The message.
@@ -135,7 +344,7 @@ pub enum SendError {
         /// The peer's reason.
         reason: String,
     },
-    /// The message is larger than the configured maximum message size.
+    /// The message is larger than the configured maximum message size. Not sent.
     #[error("message of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge {
         /// The message.
@@ -169,9 +378,9 @@ impl SendError {
     pub fn message(&self) -> &Outgoing {
         match self {
             SendError::Full(m)
-            | SendError::Closed(m)
-            | SendError::DeadlineExceeded(m)
-            | SendError::Dropped(m)
+            | SendError::Closed { message: m, .. }
+            | SendError::DeadlineExceeded { message: m, .. }
+            | SendError::Dropped { message: m, .. }
             | SendError::Fatal { message: m, .. }
             | SendError::Rejected { message: m, .. }
             | SendError::TooLarge { message: m, .. } => m,
@@ -183,12 +392,26 @@ impl SendError {
     pub fn into_message(self) -> Outgoing {
         match self {
             SendError::Full(m)
-            | SendError::Closed(m)
-            | SendError::DeadlineExceeded(m)
-            | SendError::Dropped(m)
+            | SendError::Closed { message: m, .. }
+            | SendError::DeadlineExceeded { message: m, .. }
+            | SendError::Dropped { message: m, .. }
             | SendError::Fatal { message: m, .. }
             | SendError::Rejected { message: m, .. }
             | SendError::TooLarge { message: m, .. } => m,
+        }
+    }
+
+    /// Whether the message may have reached the peer: [`Transmission::NotSent`] means
+    /// sending it again is safe.
+    #[must_use]
+    pub fn transmission(&self) -> Transmission {
+        match self {
+            SendError::Full(_) | SendError::TooLarge { .. } => Transmission::NotSent,
+            SendError::Rejected { .. } => Transmission::Refused,
+            SendError::Closed { transmission, .. }
+            | SendError::Fatal { transmission, .. }
+            | SendError::DeadlineExceeded { transmission, .. }
+            | SendError::Dropped { transmission, .. } => *transmission,
         }
     }
 
@@ -197,10 +420,10 @@ impl SendError {
     pub fn kind(&self) -> &'static str {
         match self {
             SendError::Full(_) => "full",
-            SendError::Closed(_) => "closed",
+            SendError::Closed { .. } => "closed",
             SendError::Fatal { .. } => "fatal",
-            SendError::DeadlineExceeded(_) => "deadline",
-            SendError::Dropped(_) => "dropped",
+            SendError::DeadlineExceeded { .. } => "deadline",
+            SendError::Dropped { .. } => "dropped",
             SendError::Rejected { .. } => "rejected",
             SendError::TooLarge { .. } => "too_large",
         }
@@ -214,14 +437,17 @@ pub enum RequestError {
     /// The request has no correlation key, so no reply could ever be matched to it.
     #[error("request has no correlation key; nothing could match a reply")]
     NoCorrelation(Outgoing),
-    /// No reply came before the timeout; the message is handed back (and withdrawn from
-    /// the outbox if it was still there).
-    #[error("no reply within {timeout:?}")]
+    /// No reply came before the timeout; the request is withdrawn from the outbox and
+    /// handed back. `transmission` says whether it had been written (it may have arrived
+    /// and a late reply may still come on the event stream) or not.
+    #[error("no reply within {timeout:?}{}", transmission.suffix())]
     Timeout {
         /// The request.
         message: Outgoing,
         /// The timeout that passed.
         timeout: Duration,
+        /// Whether it may have arrived.
+        transmission: Transmission,
     },
     /// The request was never delivered.
     #[error(transparent)]
@@ -229,6 +455,16 @@ pub enum RequestError {
 }
 
 impl RequestError {
+    /// Whether the request may have reached the peer.
+    #[must_use]
+    pub fn transmission(&self) -> Transmission {
+        match self {
+            RequestError::NoCorrelation(_) => Transmission::NotSent,
+            RequestError::Timeout { transmission, .. } => *transmission,
+            RequestError::Send(e) => e.transmission(),
+        }
+    }
+
     /// Takes the request back.
     #[must_use]
     pub fn into_message(self) -> Outgoing {
@@ -272,11 +508,11 @@ mod tests {
         );
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert_eq!(
-            ConnectionError::Io(refused).disposition(),
+            ConnectionError::from(refused).disposition(),
             Disposition::Retryable
         );
         assert_eq!(
-            ConnectionError::Tls("bad cert".into()).disposition(),
+            ConnectionError::tls_detail("bad cert").disposition(),
             Disposition::Fatal
         );
     }

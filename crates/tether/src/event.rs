@@ -3,7 +3,11 @@
 use std::sync::Arc;
 
 use crate::{
-    event_queue::EventQueue, outgoing::AckKey, outgoing::Outgoing, protocol::AckOutcome,
+    error::{ConnectionError, SendError, Transmission},
+    event_queue::EventQueue,
+    outgoing::AckKey,
+    outgoing::Outgoing,
+    protocol::AckOutcome,
     state::State,
 };
 
@@ -16,8 +20,8 @@ pub enum Event<E> {
     /// A connection was lost (or an attempt failed); a `State(Reconnecting)` or
     /// `State(Closed)` follows.
     Disconnected {
-        /// What happened, with secrets scrubbed.
-        error: String,
+        /// What happened, with secrets scrubbed from its texts.
+        error: ConnectionError,
         /// Whether the error stops the client.
         fatal: bool,
     },
@@ -30,8 +34,14 @@ pub enum Event<E> {
         /// Accepted or refused.
         outcome: AckOutcome,
     },
-    /// A message was dropped from a full outbox under the `DropOldest` policy.
-    Dropped(Outgoing),
+    /// A message was dropped from a full outbox under the `DropOldest` policy (its
+    /// sender's receipt fails with [`SendError::Dropped`] too).
+    Dropped {
+        /// The message.
+        message: Outgoing,
+        /// Whether it may have arrived: a queued message is dropped before a written one.
+        transmission: Transmission,
+    },
     /// An inbound payload could not be decoded; the connection goes on.
     DecodeError {
         /// Why.
@@ -46,13 +56,11 @@ pub enum Event<E> {
         /// The error, or the panic message.
         error: String,
     },
-    /// A message left the outbox without being delivered (deadline, close, fatal error).
-    Undelivered {
-        /// The message.
-        message: Outgoing,
-        /// Why (`deadline`, `closed`, `fatal`, `rejected`…).
-        reason: String,
-    },
+    /// A message left the outbox without being delivered (refused at `send`, deadline,
+    /// close, fatal error, refused by the peer, a handler's reply with no room): the same
+    /// error its sender's receipt gets, carrying the message and whether it may have
+    /// arrived ([`SendError::transmission`]).
+    Undelivered(SendError),
 }
 
 /// The receiving end of a client's events.

@@ -86,8 +86,8 @@ pub mod transport;
 pub use client::{BuildError, Client, ClientBuilder, Started};
 pub use config::{BackoffConfig, ClientConfig, Policy};
 pub use error::{
-    ConfigError, ConnectionError, Disposition, RequestError, SendAllError, SendError,
-    default_close_disposition,
+    CloseReason, ConfigError, ConnectionError, Disposition, ErrorSource, RequestError,
+    SendAllError, SendError, Transmission, default_close_disposition,
 };
 pub use event::{Event, Events};
 pub use frame::Frame;

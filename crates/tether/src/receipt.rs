@@ -63,9 +63,11 @@ impl<E> Future for Receipt<E> {
             Poll::Ready(Ok(result)) => Poll::Ready(result),
             // An entry reports `Closed` with its message when it is dropped unresolved, so
             // this is only reached if the runtime went away mid-report.
-            Poll::Ready(Err(_)) => Poll::Ready(Err(SendError::Closed(Outgoing::new(
-                crate::Frame::text(""),
-            )))),
+            // Nothing is known of the message then: it may have been written.
+            Poll::Ready(Err(_)) => Poll::Ready(Err(SendError::Closed {
+                message: Outgoing::new(crate::Frame::text("")),
+                transmission: crate::error::Transmission::Unconfirmed,
+            })),
             Poll::Pending => Poll::Pending,
         }
     }

@@ -1,5 +1,7 @@
 //! The connection state a client is in, and the statistics it keeps.
 
+use crate::error::CloseReason;
+
 use std::{
     sync::atomic::{AtomicU64, Ordering::Relaxed},
     time::Duration,
@@ -25,14 +27,24 @@ pub enum State {
     Closing,
     /// The client has stopped for good.
     Closed {
-        /// Why it stopped.
-        reason: String,
-        /// Whether a fatal error (not a requested close) stopped it.
+        /// Why it stopped (`Display` gives the CLI's text).
+        reason: CloseReason,
+        /// Whether an error (not a requested close) stopped it:
+        /// [`CloseReason::is_fatal`].
         fatal: bool,
     },
 }
 
 impl State {
+    /// The final state for `reason` (with `fatal` taken from it).
+    #[must_use]
+    pub fn closed(reason: CloseReason) -> Self {
+        State::Closed {
+            fatal: reason.is_fatal(),
+            reason,
+        }
+    }
+
     /// The lower-case name used in CLI output (`connecting`, `open`, `ready`, …).
     #[must_use]
     pub fn name(&self) -> &'static str {

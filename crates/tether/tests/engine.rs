@@ -193,14 +193,16 @@ async fn drop_oldest_counts_and_reports_the_dropped_message() {
     client.send(Frame::text("\"b\"")).await.unwrap();
     client.send(Frame::text("\"c\"")).await.unwrap();
     match a.await {
-        Err(SendError::Dropped(m)) => assert_eq!(m.frame().as_text(), Some("\"a\"")),
+        Err(SendError::Dropped { message: m, .. }) => {
+            assert_eq!(m.frame().as_text(), Some("\"a\""))
+        }
         other => panic!("expected Dropped, got {other:?}"),
     }
     assert_eq!(client.stats().dropped, 1);
     assert_eq!(client.pending(), 2);
-    let dropped = next_matching(&mut events, |e| matches!(e, Event::Dropped(_))).await;
+    let dropped = next_matching(&mut events, |e| matches!(e, Event::Dropped { .. })).await;
     match dropped {
-        Event::Dropped(m) => assert_eq!(m.frame().as_text(), Some("\"a\"")),
+        Event::Dropped { message: m, .. } => assert_eq!(m.frame().as_text(), Some("\"a\"")),
         _ => unreachable!(),
     }
 }
@@ -284,7 +286,11 @@ async fn backoff_grows_with_full_jitter_and_the_attempt_limit_stops_the_client()
         match events.recv().await.unwrap() {
             Event::State(State::Reconnecting { attempt, delay }) => delays.push((attempt, delay)),
             Event::State(State::Closed { reason, .. }) => {
-                assert!(reason.contains("gave up after 4 attempts"), "{reason}");
+                assert!(
+                    matches!(reason, tether::CloseReason::GaveUp { attempts: 4, .. }),
+                    "{reason}"
+                );
+                assert!(reason.to_string().contains("gave up after 4 attempts"));
                 break;
             }
             _ => {}
@@ -328,9 +334,22 @@ async fn a_refused_token_close_is_fatal_and_hands_pending_messages_back() {
         "{state:?}"
     );
     match receipt.await {
-        Err(SendError::Fatal { message, reason }) => {
+        Err(SendError::Fatal {
+            message,
+            reason,
+            transmission,
+        }) => {
             assert_eq!(message.ack().unwrap().as_str(), "1");
-            assert!(reason.contains("4001"), "{reason}");
+            assert_eq!(
+                reason.error().and_then(tether::ConnectionError::close_code),
+                Some(4001),
+                "{reason}"
+            );
+            assert_eq!(
+                transmission,
+                tether::Transmission::Unconfirmed,
+                "it was written before the refusal"
+            );
         }
         other => panic!("expected Fatal, got {other:?}"),
     }
@@ -338,7 +357,7 @@ async fn a_refused_token_close_is_fatal_and_hands_pending_messages_back() {
         .send(raw.encode(&json!({"id": 2})))
         .await
         .unwrap_err();
-    assert!(matches!(after, SendError::Closed(_)));
+    assert!(matches!(after, SendError::Closed { .. }));
     assert_eq!(
         *net.attempts.lock().unwrap(),
         1,
@@ -461,7 +480,9 @@ async fn a_deadline_hands_the_message_back_when_it_passes_undelivered() {
         .await
         .unwrap();
     match receipt.await {
-        Err(SendError::DeadlineExceeded(m)) => assert_eq!(m.frame().as_text(), Some("1")),
+        Err(SendError::DeadlineExceeded { message: m, .. }) => {
+            assert_eq!(m.frame().as_text(), Some("1"))
+        }
         other => panic!("expected DeadlineExceeded, got {other:?}"),
     }
     let waited = started.elapsed();
@@ -469,10 +490,9 @@ async fn a_deadline_hands_the_message_back_when_it_passes_undelivered() {
         waited >= Duration::from_secs(16) && waited < Duration::from_secs(17),
         "{waited:?}"
     );
-    next_matching(
-        &mut events,
-        |e| matches!(e, Event::Undelivered { reason, .. } if reason == "deadline"),
-    )
+    next_matching(&mut events, |e| {
+        matches!(e, Event::Undelivered(SendError::DeadlineExceeded { .. }))
+    })
     .await;
     assert_eq!(client.pending(), 0);
 }
@@ -503,12 +523,12 @@ async fn close_runs_the_handshake_and_hands_back_what_was_not_delivered() {
     assert_eq!(
         state,
         State::Closed {
-            reason: "closed by client".into(),
+            reason: tether::CloseReason::Requested,
             fatal: false
         }
     );
     assert_eq!(server.await.unwrap(), Some(1000));
-    assert!(matches!(receipt.await, Err(SendError::Closed(_))));
+    assert!(matches!(receipt.await, Err(SendError::Closed { .. })));
 }
 
 /// A platform with a login and an application heartbeat whose interval comes from the
@@ -686,7 +706,13 @@ async fn a_refused_login_stops_the_client_with_a_fatal_error() {
         State::Closed {
             reason,
             fatal: true,
-        } => assert!(reason.contains("login refused"), "{reason}"),
+        } => assert!(
+            matches!(
+                reason.error(),
+                Some(tether::ConnectionError::LoginRefused(_))
+            ),
+            "{reason}"
+        ),
         other => panic!("expected a fatal close, got {other:?}"),
     }
     assert_eq!(*net.attempts.lock().unwrap(), 1);
@@ -794,7 +820,11 @@ async fn a_refusal_that_crosses_our_close_is_still_reported_as_fatal() {
         State::Closed {
             reason,
             fatal: true,
-        } => assert!(reason.contains("4001"), "{reason}"),
+        } => assert_eq!(
+            reason.error().and_then(tether::ConnectionError::close_code),
+            Some(4001),
+            "{reason}"
+        ),
         other => panic!("expected a fatal close, got {other:?}"),
     }
 }

@@ -136,7 +136,9 @@ async fn a_batch_receipt_hands_back_each_message_that_missed_its_deadline() {
     let texts: Vec<_> = failed
         .iter()
         .map(|e| match e {
-            SendError::DeadlineExceeded(m) => m.frame().as_text().unwrap().to_owned(),
+            SendError::DeadlineExceeded { message: m, .. } => {
+                m.frame().as_text().unwrap().to_owned()
+            }
             other => panic!("expected DeadlineExceeded, got {other:?}"),
         })
         .collect();
@@ -155,8 +157,8 @@ async fn closing_hands_a_batch_back_through_its_receipt() {
     client.close().await;
     let failed = receipt.await.unwrap_err();
     assert_eq!(failed.len(), 3);
-    assert!(failed.iter().all(|e| matches!(e, SendError::Closed(_))));
+    assert!(failed.iter().all(|e| matches!(e, SendError::Closed { .. })));
     let after = client.send_all([Frame::text("late")]).await.unwrap_err();
     assert_eq!(after.queued, 0);
-    assert!(matches!(after.error, SendError::Closed(_)));
+    assert!(matches!(after.error, SendError::Closed { .. }));
 }

@@ -160,7 +160,13 @@ async fn wss_without_the_ca_is_refused_as_fatal_naming_the_certificate() {
         State::Closed {
             reason,
             fatal: true,
-        } => assert!(reason.contains("certificate"), "{reason}"),
+        } => {
+            assert!(
+                matches!(reason.error(), Some(tether::ConnectionError::Tls { .. })),
+                "{reason}"
+            );
+            assert!(reason.to_string().contains("certificate"), "{reason}");
+        }
         other => panic!("expected a fatal close, got {other:?}"),
     }
     assert!(

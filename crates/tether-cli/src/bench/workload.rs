@@ -90,7 +90,7 @@ pub async fn open(plan: &Plan) -> Result<(Client<RawMessage>, Events<RawMessage>
 pub async fn first_failure<E>(events: &mut Events<E>) -> String {
     loop {
         match events.recv().await {
-            Some(Event::Disconnected { error, .. }) => return error,
+            Some(Event::Disconnected { error, .. }) => return error.to_string(),
             Some(_) => {}
             None => return "the client stopped".to_owned(),
         }

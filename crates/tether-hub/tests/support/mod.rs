@@ -260,7 +260,7 @@ impl Recorder {
         self.all()
             .iter()
             .filter_map(|(at, e)| match e {
-                Event::Disconnected { error, .. } => Some((*at, error.clone())),
+                Event::Disconnected { error, .. } => Some((*at, error.to_string())),
                 _ => None,
             })
             .collect()
@@ -273,7 +273,9 @@ impl Recorder {
         let mut error = None;
         for (at, event) in all.iter().filter(|(at, _)| *at >= since) {
             match event {
-                Event::Disconnected { error: e, .. } if error.is_none() => error = Some(e.clone()),
+                Event::Disconnected { error: e, .. } if error.is_none() => {
+                    error = Some(e.to_string());
+                }
                 Event::State(tether::State::Reconnecting { .. }) => {
                     return Some((*at, error.unwrap_or_default()));
                 }

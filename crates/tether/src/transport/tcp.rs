@@ -53,7 +53,7 @@ enum Shutdown {
 
 fn map_codec(e: CodecError) -> ConnectionError {
     match e {
-        CodecError::Io(io) => ConnectionError::Io(io),
+        CodecError::Io(io) => ConnectionError::from(io),
         CodecError::TooLarge { limit } => ConnectionError::ProtocolViolation {
             code: 1009,
             detail: format!("frame exceeds the limit of {limit} bytes"),

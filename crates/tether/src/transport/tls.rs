@@ -19,28 +19,28 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, ConnectionE
     if let Some(path) = ca_file {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .map_err(|e| {
-                ConnectionError::Tls(format!("cannot read CA file {}: {e}", path.display()))
+                ConnectionError::tls(format!("cannot read CA file {}: {e}", path.display()), e)
             })?
             .collect::<Result<_, _>>()
             .map_err(|e| {
-                ConnectionError::Tls(format!("bad PEM in CA file {}: {e}", path.display()))
+                ConnectionError::tls(format!("bad PEM in CA file {}: {e}", path.display()), e)
             })?;
         if certs.is_empty() {
-            return Err(ConnectionError::Tls(format!(
+            return Err(ConnectionError::tls_detail(format!(
                 "CA file {} holds no certificate",
                 path.display()
             )));
         }
         for cert in certs {
             roots.add(cert).map_err(|e| {
-                ConnectionError::Tls(format!("bad certificate in {}: {e}", path.display()))
+                ConnectionError::tls(format!("bad certificate in {}: {e}", path.display()), e)
             })?;
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectionError::Tls(e.to_string()))?
+        .map_err(|e| ConnectionError::tls(e.to_string(), e))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(TlsConnector::from(Arc::new(config)))
@@ -60,11 +60,12 @@ where
     connector.connect(name, stream).await.map_err(|e| {
         // rustls reports verification failures as InvalidData io errors.
         if e.kind() == std::io::ErrorKind::InvalidData {
-            ConnectionError::Tls(format!(
-                "certificate of {host} not trusted or handshake failed: {e}"
-            ))
+            ConnectionError::tls(
+                format!("certificate of {host} not trusted or handshake failed: {e}"),
+                e,
+            )
         } else {
-            ConnectionError::Io(e)
+            ConnectionError::from(e)
         }
     })
 }

@@ -92,7 +92,7 @@ where
 pub(crate) fn map_error(e: tokio_websockets::Error) -> ConnectionError {
     use tokio_websockets::{Error, proto::ProtocolError};
     match e {
-        Error::Io(io) => ConnectionError::Io(io),
+        Error::Io(io) => ConnectionError::from(io),
         Error::Protocol(p) => {
             let code = if matches!(p, ProtocolError::InvalidUtf8) {
                 1007
@@ -112,14 +112,14 @@ pub(crate) fn map_error(e: tokio_websockets::Error) -> ConnectionError {
         Error::Upgrade(tokio_websockets::upgrade::Error::DidNotSwitchProtocols(status)) => {
             ConnectionError::UpgradeRefused(status)
         }
-        Error::Upgrade(u) => ConnectionError::Handshake(u.to_string()),
-        Error::Rustls(t) => ConnectionError::Tls(t.to_string()),
+        Error::Upgrade(u) => ConnectionError::handshake(u.to_string(), u),
+        Error::Rustls(t) => ConnectionError::tls(t.to_string(), t),
         Error::InvalidDNSName(d) => ConnectionError::InvalidUrl(d.to_string()),
-        Error::CannotResolveHost => ConnectionError::Io(std::io::Error::new(
+        Error::CannotResolveHost => ConnectionError::from(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             "cannot resolve host",
         )),
-        other => ConnectionError::Handshake(other.to_string()),
+        other => ConnectionError::handshake(other.to_string(), other),
     }
 }
 

@@ -146,7 +146,7 @@ where
             FLUSH_THRESHOLD
         };
         if stream.held() >= limit {
-            return stream.poll_write_out(cx).map_err(ConnectionError::Io);
+            return stream.poll_write_out(cx).map_err(ConnectionError::from);
         }
         Poll::Ready(Ok(()))
     }

@@ -43,9 +43,9 @@ pub fn network(buffer: usize, config: ClientConfig) -> (impl tether::transport::
         let config = config.clone();
         async move {
             match mode {
-                Next::Refuse => Err(ConnectionError::Io(
-                    std::io::ErrorKind::ConnectionRefused.into(),
-                )),
+                Next::Refuse => Err(ConnectionError::from(std::io::Error::from(
+                    std::io::ErrorKind::ConnectionRefused,
+                ))),
                 Next::Hang => std::future::pending().await,
                 Next::Accept => {
                     let (client, server) = tokio::io::duplex(buffer);

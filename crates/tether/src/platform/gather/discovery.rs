@@ -44,13 +44,13 @@ impl From<DiscoveryError> for ConnectionError {
         match e {
             DiscoveryError::Refused(_) => ConnectionError::LoginRefused(e.to_string()),
             DiscoveryError::Status { status } if status >= 500 || status == 429 => {
-                ConnectionError::Handshake(e.to_string())
+                ConnectionError::handshake(e.to_string(), e)
             }
             DiscoveryError::Status { .. } | DiscoveryError::Setup(_) => {
                 ConnectionError::Platform(e.to_string())
             }
             DiscoveryError::Http(_) | DiscoveryError::InvalidResponse(_) => {
-                ConnectionError::Handshake(e.to_string())
+                ConnectionError::handshake(e.to_string(), e)
             }
         }
     }

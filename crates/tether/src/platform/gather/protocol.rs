@@ -163,7 +163,7 @@ impl Protocol for Gather {
                     )));
                 }
                 other => {
-                    out.fail(ConnectionError::Handshake(format!(
+                    out.fail(ConnectionError::handshake_detail(format!(
                         "gather connection not ready: the first event was {}, not ready",
                         other.as_ref().map_or("missing", ServerEvent::name)
                     )));

@@ -57,7 +57,7 @@ pub enum HivenError {
     Build(#[from] BuildError),
     /// The client stopped for good before it was ready, or stopped on a fatal error
     /// (a refused token: close code 4001).
-    #[error("client stopped: {}", match .0 { State::Closed { reason, .. } => reason.as_str(), _ => "closed" })]
+    #[error("client stopped: {}", match .0 { State::Closed { reason, .. } => reason.to_string(), _ => "closed".to_owned() })]
     Stopped(State),
     /// A REST call failed.
     #[error(transparent)]

@@ -333,7 +333,7 @@ impl HpxClient {
             }
             Ok(Err(state)) => {
                 let reason = match state {
-                    State::Closed { reason, .. } => reason,
+                    State::Closed { reason, .. } => reason.to_string(),
                     other => format!("{other:?}"),
                 };
                 Err(self.disconnect_error(reason))
@@ -379,9 +379,9 @@ impl HpxClient {
                 let state = client.state().borrow().clone();
                 self.drop_engine().await;
                 Err(match e {
-                    SendError::Fatal { reason, .. } => self.connection_error(reason),
+                    SendError::Fatal { reason, .. } => self.connection_error(reason.to_string()),
                     _ => match state {
-                        State::Closed { reason, .. } => self.disconnect_error(reason),
+                        State::Closed { reason, .. } => self.disconnect_error(reason.to_string()),
                         _ => self.disconnect_error("Server disconnected"),
                     },
                 })

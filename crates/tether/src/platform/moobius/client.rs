@@ -69,7 +69,7 @@ impl MoobiusError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            MoobiusError::Send(SendError::Full(_) | SendError::DeadlineExceeded(_))
+            MoobiusError::Send(SendError::Full(_) | SendError::DeadlineExceeded { .. })
         )
     }
 }
