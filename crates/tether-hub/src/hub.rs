@@ -327,9 +327,7 @@ impl HubBuilder {
                 addr,
                 source,
             })?;
-            let token = self.control_token.clone().or_else(|| {
-                (!bound.ip().is_loopback()).then(crate::dashboard::auth::generate_token)
-            });
+            let token = crate::dashboard::auth::required_token(self.control_token.clone(), bound);
             let feed = Arc::new(crate::dashboard::Feed::new(
                 inner.clone(),
                 self.read_only,

@@ -160,6 +160,12 @@ pub(crate) async fn guard(
     }
 }
 
+/// The token a control endpoint bound to `bound` requires: the one given, else a
+/// generated one off loopback, else none.
+pub(crate) fn required_token(given: Option<String>, bound: std::net::SocketAddr) -> Option<String> {
+    given.or_else(|| (!bound.ip().is_loopback()).then(generate_token))
+}
+
 /// A fresh random token: 32 letters and digits from the OS's random source.
 pub(crate) fn generate_token() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -306,6 +312,24 @@ mod tests {
             Err(Refused::ReadOnly)
         );
         assert_eq!(access.check(&Method::GET, "/", None, &h), Ok(()));
+    }
+
+    #[test]
+    fn off_loopback_a_token_is_generated_unless_one_is_given() {
+        let lan: std::net::SocketAddr = "192.168.1.20:8790".parse().unwrap();
+        let local: std::net::SocketAddr = "127.0.0.1:8790".parse().unwrap();
+        let any: std::net::SocketAddr = "0.0.0.0:8790".parse().unwrap();
+        assert!(required_token(None, lan).is_some_and(|t| t.len() == 32));
+        assert!(required_token(None, any).is_some());
+        assert_eq!(required_token(None, local), None);
+        assert_eq!(
+            required_token(Some("mine".into()), lan).as_deref(),
+            Some("mine")
+        );
+        assert_eq!(
+            required_token(Some("mine".into()), local).as_deref(),
+            Some("mine")
+        );
     }
 
     #[test]
