@@ -197,8 +197,11 @@ async function main() {
     log("hub restarted: page live again, both clients back");
 
     if (errors.length) throw new Error(`errors on the page: ${errors.join("; ")}`);
-    // Let the chart fill a little for the screenshot.
-    await page.waitForTimeout(3000);
+    // For the screenshot: the top of the page, the echo client's last messages open, and
+    // a few seconds of chart.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.click(`${section("echo")} tr[data-conn-messages] summary`);
+    await page.waitForTimeout(4000);
     const shot = join(ARTIFACTS, "dashboard.png");
     await page.screenshot({ path: shot, fullPage: false });
     log(`screenshot: ${shot}`);
