@@ -97,7 +97,8 @@ impl Feed {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut counts: HashMap<String, (u64, u64)> = HashMap::new();
         let mut last_at = tokio::time::Instant::now();
-        let mut previous: HashMap<String, Value> = HashMap::new();
+        // What the last event sent (`None`: nothing since no page listened).
+        let mut previous: Option<HashMap<String, Value>> = None;
         let mut ticks = 0u64;
         loop {
             tokio::select! {
@@ -126,7 +127,7 @@ impl Feed {
                 }
             }
             if self.tx.receiver_count() == 0 {
-                previous.clear();
+                previous = None;
                 continue;
             }
             ticks += 1;
@@ -144,63 +145,77 @@ impl Feed {
                     )
                 })
                 .collect();
-            let event = if ticks % SNAPSHOT_EVERY == 1 || previous.is_empty() {
-                FeedEvent::snapshot(&snapshot)
-            } else {
-                let changed = snapshot
-                    .endpoints
-                    .iter()
-                    .filter(|e| previous.get(&e.name) != values.get(&e.name))
-                    .collect();
-                FeedEvent::json(
-                    "delta",
-                    &Delta {
-                        kind: "delta",
-                        seq,
-                        prev,
-                        time_ms: unix_ms(SystemTime::now()),
-                        endpoints: changed,
-                    },
-                )
+            let event = match &previous {
+                Some(previous) if ticks % SNAPSHOT_EVERY != 1 => {
+                    let changed = snapshot
+                        .endpoints
+                        .iter()
+                        .filter(|e| previous.get(&e.name) != values.get(&e.name))
+                        .collect();
+                    FeedEvent::json(
+                        "delta",
+                        &Delta {
+                            kind: "delta",
+                            seq,
+                            prev,
+                            time_ms: unix_ms(SystemTime::now()),
+                            endpoints: changed,
+                        },
+                    )
+                }
+                _ => FeedEvent::snapshot(&snapshot),
             };
-            previous = values;
+            previous = Some(values);
             self.seq.store(seq, Relaxed);
             let _ = self.tx.send(event);
         }
     }
 
-    /// One page's stream: a snapshot first, then the feed's events; a resync snapshot
-    /// after lagging; it ends at shutdown (so a graceful shutdown does not wait on it).
-    pub(crate) fn stream(
-        self: &Arc<Self>,
-    ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    /// One page's events: a snapshot first, then the feed's events; a resync snapshot
+    /// after lagging; they end at shutdown (so a graceful shutdown does not wait on an
+    /// open page).
+    pub(crate) fn events(self: &Arc<Self>) -> impl Stream<Item = FeedEvent> + use<> {
         let rx = self.tx.subscribe();
         let first = FeedEvent::snapshot(&self.snapshot());
         let state = (Some(first), rx, self.clone(), self.shutdown.clone());
-        let stream =
-            futures_util::stream::unfold(state, |(first, mut rx, feed, mut stop)| async move {
-                if let Some(event) = first {
-                    let sse = event.sse().retry(Duration::from_secs(1));
-                    return Some((Ok(sse), (None, rx, feed, stop)));
-                }
-                if *stop.borrow() {
-                    return None;
-                }
-                let event = tokio::select! {
-                    received = rx.recv() => match received {
-                        Ok(event) => event,
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            tracing::debug!(missed, "dashboard page lagged: resync");
-                            let mut snapshot = feed.snapshot();
-                            snapshot.resync = true;
-                            FeedEvent::snapshot(&snapshot)
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    },
-                    _ = stop.changed() => return None,
-                };
-                Some((Ok(event.sse()), (None, rx, feed, stop)))
-            });
+        futures_util::stream::unfold(state, |(first, mut rx, feed, mut stop)| async move {
+            if let Some(event) = first {
+                return Some((event, (None, rx, feed, stop)));
+            }
+            if *stop.borrow() {
+                return None;
+            }
+            let event = tokio::select! {
+                received = rx.recv() => match received {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "dashboard page lagged: resync");
+                        let mut snapshot = feed.snapshot();
+                        snapshot.resync = true;
+                        FeedEvent::snapshot(&snapshot)
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = stop.changed() => return None,
+            };
+            Some((event, (None, rx, feed, stop)))
+        })
+    }
+
+    /// [`Feed::events`] as server-sent events (the first tells the browser to retry
+    /// after a second when the stream breaks).
+    pub(crate) fn stream(
+        self: &Arc<Self>,
+    ) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+        use futures_util::StreamExt as _;
+        let stream = self.events().enumerate().map(|(i, event)| {
+            let sse = event.sse();
+            Ok(if i == 0 {
+                sse.retry(Duration::from_secs(1))
+            } else {
+                sse
+            })
+        });
         Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
     }
 }
@@ -221,5 +236,78 @@ impl FeedEvent {
 
     fn sse(&self) -> Event {
         Event::default().event(self.name).data(&*self.json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt as _;
+
+    use super::*;
+
+    fn feed() -> (Arc<Feed>, watch::Sender<bool>) {
+        let (stop, shutdown) = watch::channel(false);
+        let hub = Arc::new(HubInner {
+            endpoints: Vec::new(),
+            apis: Vec::new(),
+        });
+        (Arc::new(Feed::new(hub, false, shutdown)), stop)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_page_that_lags_behind_gets_a_fresh_snapshot_then_follows_again() {
+        let (feed, stop) = feed();
+        tokio::spawn(feed.clone().run());
+        let mut events = Box::pin(feed.events());
+        let first = events.next().await.unwrap();
+        assert_eq!(first.name, "snapshot");
+        assert!(first.json.contains(r#""resync":false"#), "{}", first.json);
+
+        // Not reading while more events are sent than the channel holds.
+        tokio::time::sleep(TICK * (CHANNEL as u32 + 4)).await;
+        let resync = events.next().await.unwrap();
+        assert_eq!(resync.name, "snapshot");
+        assert!(resync.json.contains(r#""resync":true"#), "{}", resync.json);
+
+        // In step again: the feed's own events, each following the one before.
+        let (a, b) = (events.next().await.unwrap(), events.next().await.unwrap());
+        let seq = |e: &FeedEvent| {
+            serde_json::from_str::<Value>(&e.json).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        };
+        assert!(!a.json.contains(r#""resync":true"#), "{}", a.json);
+        assert_eq!(seq(&b), seq(&a) + 1);
+        if b.name == "delta" {
+            assert!(
+                b.json.contains(&format!(r#""prev":{}"#, seq(&a))),
+                "{}",
+                b.json
+            );
+        }
+
+        // Shutdown ends the page's stream.
+        let _ = stop.send(true);
+        assert!(events.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn between_whole_snapshots_the_feed_sends_deltas() {
+        let (feed, _stop) = feed();
+        tokio::spawn(feed.clone().run());
+        let mut events = Box::pin(feed.events());
+        let names: Vec<&str> = {
+            let mut names = Vec::new();
+            for _ in 0..=SNAPSHOT_EVERY + 1 {
+                names.push(events.next().await.unwrap().name);
+            }
+            names
+        };
+        assert_eq!(names[0], "snapshot");
+        assert!(
+            names.iter().filter(|n| **n == "delta").count() >= 8,
+            "{names:?}"
+        );
+        assert!(names[2..].contains(&"snapshot"), "{names:?}");
     }
 }
