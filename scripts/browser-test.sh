@@ -38,7 +38,7 @@ fi
 
 if [ -z "${TETHER_BIN:-}" ]; then
   cargo build --locked -q -p tether-cli
-  TETHER_BIN="$PWD/target/debug/tether"
+  TETHER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/tether"
 fi
 
 mkdir -p target/browser-test

@@ -6,7 +6,7 @@ const token = new URLSearchParams(location.search).get("token");
 const withToken = (path) => (token ? `${path}?token=${encodeURIComponent(token)}` : path);
 const HISTORY = 120; // chart points kept per endpoint (one a second)
 
-const state = { snapshot: null, seq: -1, history: new Map(), open: new Set(), built: new Set() };
+const state = { snapshot: null, seq: -1, history: new Map(), open: new Set(), rows: new Map() };
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const esc = (value) =>
@@ -73,9 +73,7 @@ async function post(path, body) {
   }
 }
 
-document.addEventListener("click", async (event) => {
-  const button = event.target.closest("button[data-fault]");
-  if (!button) return;
+async function act(button) {
   const section = button.closest("section.endpoint");
   const endpoint = section.dataset.endpoint;
   const kind = button.dataset.fault;
@@ -91,6 +89,17 @@ document.addEventListener("click", async (event) => {
   } catch {
     /* shown by post */
   }
+}
+
+// Rows are redrawn every second while traffic flows, so a mouse press acts at once (a
+// click could end on a redrawn row and be lost); the keyboard (Enter, Space) clicks.
+document.addEventListener("pointerdown", (event) => {
+  const button = event.target.closest("button[data-fault]");
+  if (button && event.button === 0) act(button);
+});
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-fault]");
+  if (button && event.detail === 0) act(button);
 });
 
 document.addEventListener("toggle", (event) => {
@@ -98,6 +107,7 @@ document.addEventListener("toggle", (event) => {
   if (!(details instanceof HTMLDetailsElement) || !details.dataset.key) return;
   if (details.open) state.open.add(details.dataset.key);
   else state.open.delete(details.dataset.key);
+  state.rows.clear(); // the next redraw keeps the new open/closed state
 }, true);
 
 // ---- rendering ------------------------------------------------------------------------
@@ -231,7 +241,12 @@ function renderEndpoint(endpoint, now) {
   $('[data-field="legend"]', section).innerHTML =
     `<span class="i">in ${count(endpoint.rate_in)}/s</span><br><span class="o">out ${count(endpoint.rate_out)}/s</span>`;
   $('[data-field="faults"]', section).textContent = faultText(endpoint.faults);
-  $('[data-field="connections"]', section).innerHTML = connRows(endpoint, now);
+  const rowsHtml = connRows(endpoint, now);
+  const tbody = $('[data-field="connections"]', section);
+  if (state.rows.get(endpoint.name) !== rowsHtml) {
+    state.rows.set(endpoint.name, rowsHtml);
+    tbody.innerHTML = rowsHtml;
+  }
   drawChart($("canvas", section), state.history.get(endpoint.name) ?? []);
 }
 
