@@ -40,3 +40,9 @@ bash scripts/peers-env/setup.sh .venv-peers
 echo "peers venv ready in $((SECONDS - venv_started)) s"
 TETHER_PEERS_VENV="$PWD/.venv-peers" \
   cargo test -p tether-hub --test 'interop_*' --locked -- --ignored --nocapture --test-threads=1
+
+step "dashboard: a real headless browser"
+# Installs Debian's chromium (apt-get) and playwright-core (npm, into .browser-test) when
+# missing; runs the page against `tether serve --ephemeral` and real `tether connect`
+# clients; the screenshot is saved under target/browser-test/.
+TETHER_BIN="$PWD/target/debug/tether" scripts/browser-test.sh

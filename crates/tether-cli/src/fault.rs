@@ -11,6 +11,16 @@ pub struct FaultArgs {
     /// The hub's control API.
     #[arg(long, default_value = "http://127.0.0.1:8790", global = true)]
     pub control: String,
+    /// The control token `tether serve` printed (needed off loopback, or with
+    /// `serve --control-token`).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TETHER_CONTROL_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token: Option<String>,
     #[command(subcommand)]
     pub action: Action,
 }
@@ -134,10 +144,14 @@ pub async fn run(args: FaultArgs) -> u8 {
     let (path, body) = request(&args.action);
     let url = format!("{}{path}", args.control.trim_end_matches('/'));
     let client = reqwest::Client::new();
-    let sent = match body {
-        Some(body) => client.post(&url).json(&body).send().await,
-        None => client.get(&url).send().await,
+    let mut builder = match body {
+        Some(body) => client.post(&url).json(&body),
+        None => client.get(&url),
     };
+    if let Some(token) = &args.token {
+        builder = builder.header(tether_hub::TOKEN_HEADER, token);
+    }
+    let sent = builder.send().await;
     match sent {
         Err(e) => {
             eprintln!("tether fault: cannot reach the hub's control API at {url}: {e}");

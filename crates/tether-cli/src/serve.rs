@@ -75,12 +75,35 @@ pub struct ServeArgs {
     /// Keep a log of received messages per endpoint (for tests; costs memory).
     #[arg(long)]
     pub record: bool,
+    /// Require this token on the control API and the dashboard (default: none on
+    /// loopback, a generated one, printed at start, on any other address).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TETHER_CONTROL_TOKEN",
+        hide_env_values = true
+    )]
+    pub control_token: Option<String>,
+    /// Refuse faults: the control API and the dashboard only show the hub.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Serve the dashboard's dashboard.html and dashboard.js from this folder, read on
+    /// every request (while editing them; e.g. crates/tether-hub/src/dashboard).
+    #[arg(long, value_name = "DIR")]
+    pub dashboard_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs the hub until Ctrl-C; returns the exit code.
 pub async fn run(args: ServeArgs) -> u8 {
     crate::raise_fd_limit();
-    let mut builder = Hub::builder().host(args.host).record(args.record);
+    let mut builder = Hub::builder()
+        .host(args.host)
+        .record(args.record)
+        .control_token(args.control_token.clone())
+        .read_only(args.read_only);
+    if let Some(dir) = &args.dashboard_dir {
+        builder = builder.dashboard_dir(dir);
+    }
     if args.ephemeral {
         builder = builder.ephemeral();
     }
@@ -125,6 +148,7 @@ pub async fn run(args: ServeArgs) -> u8 {
             return CANNOT_START;
         }
     };
+    print_dashboard(&hub, "tether serve", args.control_token.is_some());
     let endpoints = hub.endpoints();
     if args.json {
         let map: serde_json::Map<String, serde_json::Value> = endpoints
@@ -142,4 +166,19 @@ pub async fn run(args: ServeArgs) -> u8 {
     eprintln!("tether serve: shutting down");
     hub.shutdown().await;
     0
+}
+
+/// Tells where the dashboard is (stderr: stdout keeps its `NAME URL` lines), and the
+/// control token when the hub generated one.
+pub fn print_dashboard(hub: &Hub, who: &str, token_given: bool) {
+    let Some(url) = hub.dashboard_url() else {
+        return;
+    };
+    eprintln!("{who}: dashboard {url}");
+    if let (Some(token), false) = (hub.control_token(), token_given) {
+        eprintln!(
+            "{who}: control token {token} (the control endpoint is not on loopback: the dashboard \
+and `tether fault --token` need it)"
+        );
+    }
 }

@@ -26,6 +26,7 @@ use tokio::{
 };
 
 use crate::{
+    conn_stats::ConnStats,
     endpoint::EndpointShared,
     service::{Close, Session},
 };
@@ -181,6 +182,7 @@ impl From<Close> for End {
 }
 
 pub(crate) struct Driver {
+    pub(crate) conn: Arc<ConnStats>,
     pub(crate) transport: BoxTransport,
     pub(crate) session: Box<dyn Session>,
     pub(crate) endpoint: Arc<EndpointShared>,
@@ -276,9 +278,18 @@ impl Driver {
                 return Poll::Ready(End::Gone);
             };
             match command {
-                Command::Stall(until) => self.stalled = Some(until),
-                Command::Resume => self.stalled = None,
-                Command::Delay(d) => self.delay = d,
+                Command::Stall(until) => {
+                    self.stalled = Some(until);
+                    self.conn.set_stalled(self.stalled);
+                }
+                Command::Resume => {
+                    self.stalled = None;
+                    self.conn.set_stalled(None);
+                }
+                Command::Delay(d) => {
+                    self.delay = d;
+                    self.conn.set_delay(d);
+                }
                 Command::Close(code, reason) => {
                     return Poll::Ready(End::from(Close::new(code, reason)));
                 }
@@ -289,7 +300,10 @@ impl Driver {
         let now = Instant::now();
         if let Some(until) = self.stalled {
             match until {
-                Some(at) if at <= now => self.stalled = None,
+                Some(at) if at <= now => {
+                    self.stalled = None;
+                    self.conn.set_stalled(None);
+                }
                 Some(at) => {
                     timer.as_mut().reset(at);
                     if timer.as_mut().poll(cx).is_ready() {
@@ -321,6 +335,7 @@ impl Driver {
                 Poll::Ready(Some(Err(_))) => return Poll::Ready(End::Failed),
                 Poll::Ready(Some(Ok(tether::transport::Received::Frame(frame)))) => {
                     self.endpoint.stats.received(&frame, self.endpoint.record);
+                    self.conn.received(&frame);
                     let result = self.session.on_frame(frame, scratch);
                     let due = now + self.delay;
                     out.extend(scratch.drain(..).map(|f| (due, f)));
@@ -415,6 +430,7 @@ impl Driver {
             }
             let (_, frame) = out.pop_front().expect("front checked");
             self.endpoint.stats.sent(&frame);
+            self.conn.sent(&frame);
             if self.transport.start_send(frame).is_err() {
                 return Err(End::Gone);
             }

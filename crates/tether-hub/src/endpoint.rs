@@ -108,7 +108,8 @@ impl EndpointShared {
             }
             Fault::Drop { code: None } => self.registry.command_all(&Command::Reset),
             Fault::Stall { secs } => {
-                let until = secs.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+                let until =
+                    secs.map(|s| Instant::now() + Duration::from_secs_f64(s.clamp(0.0, 1e9)));
                 self.faults.send_modify(|f| f.stalled = Some(until));
                 self.registry.command_all(&Command::Stall(until));
             }
@@ -118,27 +119,53 @@ impl EndpointShared {
                 self.registry.command_all(&Command::Delay(delay));
             }
             Fault::Garbage { garbage, bytes } => {
-                let frame = match garbage {
-                    Garbage::InvalidJson => Frame::text("{\"garbage\": this is not json"),
-                    Garbage::InvalidUtf8 => {
-                        Frame::Text(bytes::Bytes::from_static(b"\"\xff\xfe\xfd\""))
-                    }
-                    Garbage::Oversize => {
-                        Frame::binary(vec![0u8; bytes.unwrap_or(DEFAULT_OVERSIZE)])
-                    }
-                };
+                let frame = garbage_frame(*garbage, *bytes);
                 self.registry.command_all(&Command::Inject(frame));
             }
             Fault::Refuse { secs } => {
                 let _ = self
                     .listener
                     .try_send(ListenerCommand::Refuse(Duration::from_secs_f64(
-                        secs.max(0.0),
+                        secs.clamp(0.0, 1e9),
                     )));
             }
             Fault::Restart => {
                 let _ = self.listener.try_send(ListenerCommand::Restart);
             }
+        }
+    }
+
+    /// Applies a fault to one live connection: `drop`, `stall`, `delay` and `garbage`
+    /// (`refuse` and `restart` concern the listener, so the whole endpoint).
+    pub(crate) fn apply_to(&self, conn: u64, fault: &Fault) -> Result<(), ConnFaultError> {
+        tracing::info!(endpoint = %self.spec.name, conn, ?fault, "fault on one connection");
+        let command = match fault {
+            Fault::Drop { code: Some(code) } => {
+                Command::Close(*code, "dropped by hub fault".into())
+            }
+            Fault::Drop { code: None } => Command::Reset,
+            Fault::Stall { secs } => Command::Stall(
+                secs.map(|s| Instant::now() + Duration::from_secs_f64(s.clamp(0.0, 1e9))),
+            ),
+            Fault::Delay { ms } => Command::Delay(Duration::from_millis(*ms)),
+            Fault::Garbage { garbage, bytes } => Command::Inject(garbage_frame(*garbage, *bytes)),
+            Fault::Refuse { .. } | Fault::Restart => return Err(ConnFaultError::EndpointOnly),
+        };
+        if self.registry.command(conn, command) {
+            Ok(())
+        } else {
+            Err(ConnFaultError::UnknownConnection(conn))
+        }
+    }
+
+    /// Clears stall and delay on one connection.
+    pub(crate) fn resume_conn(&self, conn: u64) -> Result<(), ConnFaultError> {
+        if self.registry.command(conn, Command::Resume)
+            && self.registry.command(conn, Command::Delay(Duration::ZERO))
+        {
+            Ok(())
+        } else {
+            Err(ConnFaultError::UnknownConnection(conn))
         }
     }
 
@@ -148,4 +175,24 @@ impl EndpointShared {
         self.registry.command_all(&Command::Resume);
         self.registry.command_all(&Command::Delay(Duration::ZERO));
     }
+}
+
+/// The bad frame a `garbage` fault sends.
+fn garbage_frame(garbage: Garbage, bytes: Option<usize>) -> Frame {
+    match garbage {
+        Garbage::InvalidJson => Frame::text("{\"garbage\": this is not json"),
+        Garbage::InvalidUtf8 => Frame::Text(bytes::Bytes::from_static(b"\"\xff\xfe\xfd\"")),
+        Garbage::Oversize => Frame::binary(vec![0u8; bytes.unwrap_or(DEFAULT_OVERSIZE)]),
+    }
+}
+
+/// Why a fault cannot be applied to one connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ConnFaultError {
+    /// No live connection has that id.
+    #[error("no live connection {0}")]
+    UnknownConnection(u64),
+    /// `refuse` and `restart` act on the listener.
+    #[error("refuse and restart apply to a whole endpoint, not to one connection")]
+    EndpointOnly,
 }

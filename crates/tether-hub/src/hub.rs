@@ -58,6 +58,9 @@ pub struct HubBuilder {
     control: bool,
     record: bool,
     max_message_size: usize,
+    control_token: Option<String>,
+    read_only: bool,
+    dashboard_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for HubBuilder {
@@ -135,6 +138,9 @@ impl HubBuilder {
             control: true,
             record: false,
             max_message_size: 64 * 1024 * 1024,
+            control_token: None,
+            read_only: false,
+            dashboard_dir: None,
         }
     }
 
@@ -199,6 +205,31 @@ impl HubBuilder {
     #[must_use]
     pub fn without_control(mut self) -> Self {
         self.control = false;
+        self
+    }
+
+    /// Requires this token on every control request and on the dashboard (header
+    /// `X-Tether-Token`, or `?token=` on a read). Without one, a control endpoint off
+    /// loopback gets a generated token ([`Hub::control_token`]); on loopback none is
+    /// needed.
+    #[must_use]
+    pub fn control_token(mut self, token: Option<String>) -> Self {
+        self.control_token = token;
+        self
+    }
+
+    /// Refuses every fault and resume (the dashboard only watches).
+    #[must_use]
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    /// Serves the dashboard's `dashboard.html` and `dashboard.js` from this folder,
+    /// read again on every request (while editing them), instead of the embedded copies.
+    #[must_use]
+    pub fn dashboard_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.dashboard_dir = Some(dir.into());
         self
     }
 
@@ -281,6 +312,7 @@ impl HubBuilder {
         }
         let inner = Arc::new(HubInner { endpoints, apis });
         let mut control = None;
+        let mut control_token = None;
         if self.control {
             let addr = self.addr_for("control", CONTROL_PORT);
             let listener = tokio::net::TcpListener::bind(addr)
@@ -295,7 +327,23 @@ impl HubBuilder {
                 addr,
                 source,
             })?;
-            let app = crate::control::router(inner.clone());
+            let token = crate::dashboard::auth::required_token(self.control_token.clone(), bound);
+            let feed = Arc::new(crate::dashboard::Feed::new(
+                inner.clone(),
+                self.read_only,
+                shutdown.subscribe(),
+            ));
+            tasks.push(tokio::spawn(feed.clone().run()));
+            let dashboard = Arc::new(crate::dashboard::Dashboard {
+                feed,
+                assets: self.dashboard_dir.clone(),
+            });
+            let access = crate::dashboard::auth::Access {
+                token: token.clone(),
+                read_only: self.read_only,
+            };
+            let app = crate::control::router(inner.clone(), dashboard, access);
+            control_token = token;
             let mut stop = shutdown.subscribe();
             tasks.push(tokio::spawn(async move {
                 let _ = axum::serve(listener, app)
@@ -309,6 +357,7 @@ impl HubBuilder {
         Ok(Hub {
             inner,
             control,
+            control_token,
             shutdown,
             tasks,
         })
@@ -369,6 +418,7 @@ impl HubInner {
 pub struct Hub {
     inner: Arc<HubInner>,
     control: Option<SocketAddr>,
+    control_token: Option<String>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -403,6 +453,23 @@ impl Hub {
             list.push(("control".into(), format!("http://{addr}")));
         }
         list
+    }
+
+    /// The token the control API and the dashboard require (given, or generated because
+    /// the control endpoint is off loopback); `None`: none needed.
+    #[must_use]
+    pub fn control_token(&self) -> Option<&str> {
+        self.control_token.as_deref()
+    }
+
+    /// The dashboard's URL, with the token when one is needed.
+    #[must_use]
+    pub fn dashboard_url(&self) -> Option<String> {
+        let addr = self.control?;
+        Some(match &self.control_token {
+            Some(token) => format!("http://{addr}/?token={token}"),
+            None => format!("http://{addr}/"),
+        })
     }
 
     /// The URL of one endpoint.

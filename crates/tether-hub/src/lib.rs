@@ -22,7 +22,9 @@
 #![warn(missing_docs)]
 
 mod conn;
+mod conn_stats;
 mod control;
+mod dashboard;
 mod datadivr;
 mod echo;
 mod endpoint;
@@ -37,6 +39,7 @@ mod registry;
 mod service;
 mod stats;
 
+pub use dashboard::TOKEN_HEADER;
 pub use datadivr::{DATADIVR_PATH, DATADIVR_PORT, Datadivr};
 pub use echo::{Echo, EchoAck, Sink};
 pub use endpoint::{EndpointSpec, Transport};

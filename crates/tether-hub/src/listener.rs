@@ -16,6 +16,7 @@ use tokio_websockets::{Limits, ServerBuilder};
 
 use crate::{
     conn::{Command, Driver, HubStream},
+    conn_stats::ConnStats,
     endpoint::{EndpointShared, ListenerCommand, Transport},
     registry::{ConnHandle, PUSH_QUEUE},
     service::ConnInfo,
@@ -53,9 +54,10 @@ pub(crate) async fn run(
                     let id = endpoint.registry.next_id();
                     let (commands_tx, commands) = mpsc::channel(16);
                     let (push_tx, pushed) = mpsc::channel(PUSH_QUEUE);
-                    let handle = ConnHandle { commands: commands_tx, push: push_tx, abort: None, slow: AtomicBool::new(false) };
+                    let stats = Arc::new(ConnStats::new(peer));
+                    let handle = ConnHandle { commands: commands_tx, push: push_tx, abort: None, slow: AtomicBool::new(false), stats: stats.clone() };
                     let registration = Registration::new(endpoint.clone(), id, handle);
-                    let task = tokio::spawn(serve(registration, tcp, peer, commands, pushed));
+                    let task = tokio::spawn(serve(registration, tcp, peer, stats, commands, pushed));
                     endpoint.registry.set_abort(id, task.abort_handle());
                 }
                 Err(e) => {
@@ -68,7 +70,7 @@ pub(crate) async fn run(
                 None => break,
                 Some(ListenerCommand::Refuse(period)) => {
                     drop(listener.take());
-                    endpoint.stats.refusing();
+                    endpoint.stats.refusing(period);
                     tracing::info!(endpoint = %endpoint.spec.name, ?period, "refusing connections");
                     tokio::select! {
                         () = tokio::time::sleep(period) => {}
@@ -131,6 +133,7 @@ async fn serve(
     registration: Registration,
     tcp: TcpStream,
     peer: SocketAddr,
+    conn: Arc<ConnStats>,
     mut commands: mpsc::Receiver<Command>,
     pushed: mpsc::Receiver<tether::Frame>,
 ) {
@@ -233,7 +236,10 @@ async fn serve(
         }
     };
     let state = endpoint.faults.borrow().clone();
+    conn.set_stalled(state.stalled);
+    conn.set_delay(state.delay);
     let driver = Driver {
+        conn,
         transport,
         session,
         endpoint: endpoint.clone(),

@@ -11,7 +11,7 @@ use std::{
 use tether::Frame;
 use tokio::{sync::mpsc, task::AbortHandle};
 
-use crate::conn::Command;
+use crate::{conn::Command, conn_stats::ConnStats};
 
 /// Frames queued for one connection by others (routing, broadcast). A client that lets
 /// this many pile up is too slow and is disconnected.
@@ -23,6 +23,8 @@ pub(crate) struct ConnHandle {
     pub(crate) abort: Option<AbortHandle>,
     /// Already told to go for being too slow.
     pub(crate) slow: AtomicBool,
+    /// Its counters and last messages (the dashboard reads them).
+    pub(crate) stats: std::sync::Arc<ConnStats>,
 }
 
 /// Why a frame could not be routed to a connection.
@@ -149,6 +151,32 @@ impl Registry {
         {
             abort.abort();
         }
+    }
+
+    /// Every live connection's id and counters, by id.
+    pub(crate) fn stats(&self) -> Vec<(u64, std::sync::Arc<ConnStats>)> {
+        let mut all: Vec<(u64, std::sync::Arc<ConnStats>)> = self
+            .lock()
+            .iter()
+            .map(|(id, h)| (*id, h.stats.clone()))
+            .collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
+    }
+
+    /// Sends a command to connection `id` (one that cannot take it is aborted); `false`
+    /// if there is no such connection.
+    pub(crate) fn command(&self, id: u64, command: Command) -> bool {
+        let conns = self.lock();
+        let Some(handle) = conns.get(&id) else {
+            return false;
+        };
+        if handle.commands.try_send(command).is_err()
+            && let Some(abort) = &handle.abort
+        {
+            abort.abort();
+        }
+        true
     }
 
     /// Sends a command to every live connection (one that cannot take it is aborted).

@@ -26,6 +26,8 @@ pub(crate) struct Stats {
     /// Set while the listener is closed (a `Refuse` fault, or a failed re-bind).
     not_listening: AtomicBool,
     log: Mutex<Vec<(Instant, Frame)>>,
+    /// When the current `Refuse` fault ends.
+    refusing_until: Mutex<Option<Instant>>,
     close_codes: Mutex<Vec<Option<u16>>>,
 }
 
@@ -98,9 +100,25 @@ impl Stats {
     }
 
     /// The listener closed for a `Refuse` fault.
-    pub(crate) fn refusing(&self) {
+    pub(crate) fn refusing(&self, period: std::time::Duration) {
         self.refusals.fetch_add(1, Relaxed);
         self.not_listening.store(true, Relaxed);
+        *self
+            .refusing_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now() + period);
+    }
+
+    /// How long the current `Refuse` fault still lasts (`None`: not refusing).
+    pub(crate) fn refusing_left(&self) -> Option<std::time::Duration> {
+        if !self.not_listening.load(Relaxed) {
+            return None;
+        }
+        let until = *self
+            .refusing_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        until.map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     /// Whether the listener is open (after binding, or failing to bind, again).

@@ -27,6 +27,10 @@ pub struct DemoArgs {
     /// Messages per fault phase (at least 100 are in flight when each fault fires).
     #[arg(long, default_value = "200", value_parser = clap::value_parser!(u32).range(100..=100_000))]
     pub burst: u32,
+    /// Keep the demo's hub up after the story (until Ctrl-C) and print its dashboard's
+    /// URL, to watch it live and to inject faults by hand.
+    #[arg(long)]
+    pub dashboard: bool,
 }
 
 /// What one platform's scene measured.
@@ -87,6 +91,9 @@ pub async fn run(args: DemoArgs) -> u8 {
             return 1;
         }
     };
+    if args.dashboard {
+        crate::serve::print_dashboard(&hub, "tether demo", false);
+    }
     let burst = args.burst as usize;
     let ui = Ui::new(args.json, (EXCHANGE + 2 * burst) as u64);
     ui.say(
@@ -109,7 +116,6 @@ pub async fn run(args: DemoArgs) -> u8 {
         story::run(hpx::HpxScene::new(), &hub, &ui, burst).await,
     ];
     ui.bar.finish_and_clear();
-    hub.shutdown().await;
 
     let failures: Vec<String> = reports
         .iter()
@@ -137,6 +143,12 @@ pub async fn run(args: DemoArgs) -> u8 {
             }
         }
     }
+    if args.dashboard {
+        crate::serve::print_dashboard(&hub, "tether demo", false);
+        eprintln!("tether demo: the hub stays up for the dashboard; Ctrl-C stops it");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    hub.shutdown().await;
     u8::from(!failures.is_empty())
 }
 
