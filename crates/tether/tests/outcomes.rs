@@ -2,6 +2,7 @@
 //! reached the server, and one the server received is reported delivered or
 //! *unconfirmed* (written, no ack came: it may have arrived). One test per outcome kind
 //! on paused time, and a stress test with senders racing the actor on two threads.
+#![cfg(feature = "raw")]
 
 mod support;
 
