@@ -13,17 +13,22 @@
 #   --only      a subset of the workloads W1..W6
 #   --priority N  nice value for the hub and all clients (e.g. -10 while others compile)
 #   --hub PATH  serve the hub from another `tether` binary (e.g. to measure a hub change)
+#   --before PATH  also measure another `tether` binary (an earlier commit's release build)
+#               as tether-before / tether-before-batch, with ratios, in the same run
 #   --programs  a subset of: tether, tether-batch (W1, W3, W5: `tether bench --batch`),
 #               bare-tokio-websockets, bare-tokio-websockets-batch,
 #               bare-tungstenite, python-websockets, python-aiohttp, python-picows,
-#               python-datadivr-sdk (W6 only)
+#               python-tether (W1 only: tether's Python package), python-datadivr-sdk (W6 only),
+#               python-tether-datadivr (W6 only), python-gather-sdk, python-tether-gather (W6g only)
 # The Python clients are installed into .venv-bench (created if missing; idempotent); the
 # platforms' real SDKs (W6) into .venv-peers by scripts/peers-env/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=.venv-bench
-python_pkgs=(websockets aiohttp picows)
+# protobuf: tether.gather's one runtime dependency (the package itself is installed below
+# with --no-deps, so that its rebuild does not reinstall the others).
+python_pkgs=(websockets aiohttp picows protobuf)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -31,11 +36,15 @@ log "building (release): tether-cli, tether-benches"
 # One invocation for both, so that shared dependencies are built once with the same features.
 cargo build --release --locked -q -p tether-cli -p tether-benches
 
-if ! "$venv/bin/python" -c 'import websockets, aiohttp, picows' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import websockets, aiohttp, picows, google.protobuf' 2>/dev/null; then
   log "installing ${python_pkgs[*]} into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${python_pkgs[@]}"
 fi
+
+# tether's Python package, built from this checkout (release), for the python-tether rows.
+log "installing tether's Python package (pip install .) into $venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check --force-reinstall --no-deps .
 
 peers=.venv-peers
 peers_setup=scripts/peers-env/setup.sh

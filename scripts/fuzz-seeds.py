@@ -162,3 +162,53 @@ init = [a for a in gather_actions if b"\0" not in a]
 hub.append(b"\x02" + b"\0".join(init))
 hub.append(b"\x03" + "\0".join(hiven_client).encode())
 write("hub", hub)
+
+# The permessage-deflate frame layer: byte 0 options (1 server side, 2 no context
+# takeover, 4 small limit), byte 1 read size, then frames from the peer.
+import zlib
+
+
+def deflate_message(compressor, payload):
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return data[:-4] if data.endswith(b"\x00\x00\xff\xff") else data
+
+
+def ws_frame(first, payload, mask=None):
+    n = len(payload)
+    head = bytes([first])
+    bit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 65536:
+        head += bytes([bit | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([bit | 127]) + n.to_bytes(8, "big")
+    if mask:
+        head += mask
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+inflate_seeds = []
+texts = [t.encode() for t in dd_client[:6]]
+for flags in (0, 1, 2, 4):
+    c = zlib.compressobj(6, zlib.DEFLATED, -15)
+    mask = b"\x01\x02\x03\x04" if flags & 1 else None
+    frames = b""
+    for t in texts:
+        if flags & 2:
+            c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        frames += ws_frame(0xC1, deflate_message(c, t), mask)
+    frames += ws_frame(0x89, b"ping", mask) + ws_frame(0x81, b"plain text", mask)
+    for chunk in (0, 1, 7):
+        inflate_seeds.append(bytes([flags, chunk]) + frames)
+# A fragmented compressed message with a ping in between, a bomb, RSV1 on a ping.
+c = zlib.compressobj(6, zlib.DEFLATED, -15)
+body = deflate_message(c, b"x" * 5000)
+inflate_seeds.append(bytes([0, 3]) + ws_frame(0x41, body[:10]) + ws_frame(0x89, b"")
+                     + ws_frame(0x80, body[10:]))
+bomb = deflate_message(zlib.compressobj(9, zlib.DEFLATED, -15), b"\0" * 100000)
+inflate_seeds.append(bytes([4, 0]) + ws_frame(0xC2, bomb))
+inflate_seeds.append(bytes([0, 0]) + ws_frame(0xC9, b""))
+inflate_seeds.append(bytes([0, 0]) + ws_frame(0xC1, b"\xff\xff garbage"))
+write("ws_inflate", inflate_seeds)

@@ -18,12 +18,12 @@ would, and so that stdout carries only the JSON result.
 import asyncio
 import time
 
-from datadivr.transport.client import WebSocketClient
-from datadivr.utils.logging import setup_logging
-
 import common
 
+#: The program's name and its `WebSocketClient`: the SDK's, or (bench_datadivr_tether_py.py)
+#: tether's drop-in, driven by the same code below.
 CLIENT = "python-datadivr-sdk"
+WebSocketClient = None
 
 
 class Tracker:
@@ -76,9 +76,8 @@ async def run_client(url: str, count: int, window: int, lat: list[int], ready: a
 
 async def run():
     args = common.parse_args(__doc__.splitlines()[0])
-    setup_logging(level="WARNING")
     if args.idle is not None or args.send_only:
-        raise SystemExit("bench_datadivr_sdk: only the round-trip workload applies")
+        raise SystemExit(f"{CLIENT}: only the round-trip workload applies")
     lat: list[int] = []
     ready = asyncio.Barrier(args.clients + 1)
     tasks = [
@@ -92,5 +91,16 @@ async def run():
     return common.report(CLIENT, "datadivr-sum", args, len(lat), (max(ends) - t0ns) / 1e9, cpu, lat)
 
 
-if __name__ == "__main__":
+def main(client: str, websocket_client) -> None:
+    """Runs the workload with `websocket_client` as the program `client`."""
+    global CLIENT, WebSocketClient
+    CLIENT, WebSocketClient = client, websocket_client
     common.main(run)
+
+
+if __name__ == "__main__":
+    from datadivr.transport.client import WebSocketClient as SdkClient
+    from datadivr.utils.logging import setup_logging
+
+    setup_logging(level="WARNING")
+    main("python-datadivr-sdk", SdkClient)

@@ -39,11 +39,13 @@ class Workload:
 
 
 #: Programs that only run the workloads naming them (platform SDKs).
-PLATFORM_ONLY = {"python-datadivr-sdk", "python-gather-sdk"}
+PLATFORM_ONLY = {"python-datadivr-sdk", "python-gather-sdk", "python-tether-datadivr",
+                 "python-tether-gather"}
 #: Programs that run only some workloads: tether's burst API (`--batch`: `send_all` and
 #: `recv_many`) where a burst exists; with one message in flight (W2) or none (W4) it is
 #: `tether` itself.
-ONLY_IN = {"tether-batch": {"W1", "W3", "W5"}}
+ONLY_IN = {"tether-batch": {"W1", "W3", "W5"}, "tether-before-batch": {"W1", "W3", "W5"},
+           "python-tether": {"W1"}}
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -73,14 +75,14 @@ def workloads(quick: bool) -> list[Workload]:
                  ["--messages", "10000" if q else "100000", "--window", "100"],
                  "msgs_per_s", True, "tether --profile datadivr >= 10x the datadivr Python SDK",
                  ["p50_us", "cpu_s_per_100k"],
-                 programs=["tether", "python-datadivr-sdk"],
+                 programs=["tether", "python-datadivr-sdk", "python-tether-datadivr"],
                  program_flags={"tether": ["--profile", "datadivr"]}),
         Workload("W6g", "gather profile: set_text_status acked by transactionStatus, window 100",
                  "gather",
                  ["--messages", "10000" if q else "100000", "--window", "100"],
                  "msgs_per_s", True, "tether --profile gather >= 10x the Gather Python SDK",
                  ["p50_us", "cpu_s_per_100k"],
-                 programs=["tether", "python-gather-sdk"],
+                 programs=["tether", "python-gather-sdk", "python-tether-gather"],
                  program_flags={"tether": ["--profile", "gather"]}),
     ]
 
@@ -92,10 +94,14 @@ class Program:
     extra: list[str] = field(default_factory=list)  # after the contract flags
 
 
-def programs(root: Path, python: str, tether: str, peers_python: str = "") -> list[Program]:
+def programs(root: Path, python: str, tether: str, peers_python: str = "",
+             before: str = "") -> list[Program]:
     bare = root / "target" / "release"
     py = root / "benches" / "python"
-    return [
+    # `--before PATH`: another `tether` binary (an earlier commit), measured beside this one.
+    earlier = [Program("tether-before", [before, "bench"]),
+               Program("tether-before-batch", [before, "bench"], ["--batch"])] if before else []
+    return earlier + [
         Program("tether", [tether, "bench"]),
         Program("tether-batch", [tether, "bench"], ["--batch"]),
         Program("bare-tokio-websockets", [str(bare / "bare-tokio-websockets")]),
@@ -104,8 +110,12 @@ def programs(root: Path, python: str, tether: str, peers_python: str = "") -> li
         Program("python-websockets", [python, str(py / "bench_websockets.py")]),
         Program("python-aiohttp", [python, str(py / "bench_aiohttp.py")]),
         Program("python-picows", [python, str(py / "bench_picows.py")]),
+        # tether's Python package (installed into the bench venv by scripts/bench.sh).
+        Program("python-tether", [python, str(py / "bench_tether_py.py")]),
+        Program("python-tether-datadivr", [python, str(py / "bench_datadivr_tether_py.py")]),
         Program("python-datadivr-sdk", [peers_python or "missing-peers-venv", str(py / "bench_datadivr_sdk.py")]),
         Program("python-gather-sdk", [peers_python or "missing-peers-venv", str(py / "bench_gather_sdk.py")]),
+        Program("python-tether-gather", [python, str(py / "bench_gather_tether_py.py")]),
     ]
 
 
@@ -118,6 +128,9 @@ RATIOS = [
     ("W1", "msgs_per_s", "bare-tokio-websockets-batch", "tether-batch"),
     ("W1", "msgs_per_s", "python-websockets"),
     ("W1", "msgs_per_s", "python-picows"),
+    ("W1", "msgs_per_s", "python-picows", "python-tether"),
+    ("W1", "msgs_per_s", "python-websockets", "python-tether"),
+    ("W1", "cpu_s_per_100k", "python-picows", "python-tether"),
     ("W1", "cpu_s_per_100k", "bare-tokio-websockets"),
     ("W1", "cpu_s_per_100k", "bare-tokio-websockets", "tether-batch"),
     ("W2", "p50_us", "bare-tokio-websockets"),
@@ -128,8 +141,15 @@ RATIOS = [
     ("W5", "msgs_per_s", "bare-tokio-websockets-batch"),
     ("W5", "msgs_per_s", "bare-tokio-websockets-batch", "tether-batch"),
     ("W5", "msgs_per_s", "python-websockets"),
+    ("W1", "msgs_per_s", "tether-before"),
+    ("W1", "msgs_per_s", "tether-before-batch", "tether-batch"),
+    ("W1", "cpu_s_per_100k", "tether-before"),
+    ("W5", "msgs_per_s", "tether-before"),
+    ("W5", "msgs_per_s", "tether-before-batch", "tether-batch"),
     ("W6", "msgs_per_s", "python-datadivr-sdk"),
+    ("W6", "msgs_per_s", "python-datadivr-sdk", "python-tether-datadivr"),
     ("W6g", "msgs_per_s", "python-gather-sdk"),
+    ("W6g", "msgs_per_s", "python-gather-sdk", "python-tether-gather"),
 ]
 
 
@@ -271,6 +291,8 @@ def main() -> int:
                     help="the `tether` binary whose `serve` is the echo server (default: --tether)")
     ap.add_argument("--peers-python", default="", help="python of the platforms' SDK venv (W6)")
     ap.add_argument("--commit", default="unknown")
+    ap.add_argument("--before", default="",
+                    help="another tether binary (an earlier commit) measured in the same run")
     ap.add_argument("--save", default="", help="also write the JSON result to this file")
     ap.add_argument("--priority", type=int, default=None,
                     help="nice value for the hub and every client (e.g. -10 on a busy machine; needs root)")
@@ -280,7 +302,7 @@ def main() -> int:
 
     root = Path(a.root)
     ws = [w for w in workloads(a.quick) if not a.only or w.key in a.only.split(",")]
-    progs = [p for p in programs(root, a.python, a.tether, a.peers_python)
+    progs = [p for p in programs(root, a.python, a.tether, a.peers_python, a.before)
              if not a.programs or p.name in a.programs.split(",")]
     timeout = 180 if a.quick else 900
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -335,7 +357,7 @@ def main() -> int:
     }
     ratios = []
     for key, metric, base, *program in RATIOS:
-        if key not in cells:
+        if key not in cells or (base.startswith("tether-before") and base not in cells[key]):
             continue
         ours = program[0] if program else "tether"
         t = median_of(cells[key].get(ours, []), metric)

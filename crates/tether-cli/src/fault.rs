@@ -1,5 +1,6 @@
 //! `tether fault`: drives a running hub's control API.
 
+use crate::exit::Exit;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
@@ -140,7 +141,7 @@ fn request(action: &Action) -> (&'static str, Option<Value>) {
 }
 
 /// Sends the request; prints the hub's answer; returns the exit code.
-pub async fn run(args: FaultArgs) -> u8 {
+pub async fn run(args: FaultArgs) -> Exit {
     let (path, body) = request(&args.action);
     let url = format!("{}{path}", args.control.trim_end_matches('/'));
     let client = reqwest::Client::new();
@@ -155,17 +156,17 @@ pub async fn run(args: FaultArgs) -> u8 {
     match sent {
         Err(e) => {
             eprintln!("tether fault: cannot reach the hub's control API at {url}: {e}");
-            1
+            Exit::FAILED
         }
         Ok(response) => {
             let ok = response.status().is_success();
             let text = response.text().await.unwrap_or_default();
             if ok {
                 println!("{text}");
-                0
+                Exit::Ok
             } else {
                 eprintln!("tether fault: {text}");
-                1
+                Exit::FAILED
             }
         }
     }

@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use tether::{json, json::Value};
+
+use crate::exit::Exit;
 use tether::gather::{available_actions, find_action};
 
 /// `tether gather …`.
@@ -32,19 +34,19 @@ struct ActionsArgs {
 }
 
 /// Runs the subcommand; returns the exit code.
-pub fn run(args: GatherArgs) -> u8 {
+pub fn run(args: GatherArgs) -> Exit {
     match args.command {
         GatherCommand::Actions(args) => actions(&args),
     }
 }
 
-fn actions(args: &ActionsArgs) -> u8 {
+fn actions(args: &ActionsArgs) -> Exit {
     let list: Vec<_> = match &args.name {
         Some(name) => match find_action(name) {
             Some(info) => vec![info],
             None => {
                 eprintln!("tether gather actions: unknown action {name:?}");
-                return crate::connect::exit::USAGE;
+                return Exit::Usage;
             }
         },
         None => available_actions().iter().collect(),
@@ -81,5 +83,5 @@ fn actions(args: &ActionsArgs) -> u8 {
             }
         }
     }
-    0
+    Exit::Ok
 }

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use tether::{AckOutcome, Client, Event, Events, State};
 use tokio::sync::mpsc;
 
-use crate::{connect::exit, profile::Profile};
+use crate::{
+    exit::Exit,
+    profile::{Delivery, Profile},
+};
 
 const HELP: &str = "\
 Type a message and press Enter to send it (raw: one JSON value per line).
@@ -49,6 +52,7 @@ fn describe_state(state: &State) -> String {
 fn describe<P: Profile>(profile: &P, event: &Event<P::Event>) -> Option<String> {
     Some(match event {
         Event::State(state) => describe_state(state),
+        Event::Message(m) if !profile.is_shown(m) => return None,
         Event::Message(m) => format!("{} {}", paint(AnsiColor::Cyan, "←"), profile.pretty(m)),
         Event::Ack {
             key,
@@ -80,12 +84,12 @@ pub async fn run<P: Profile>(
     client: Client<P::Event>,
     mut events: Events<P::Event>,
     profile: Arc<P>,
-) -> u8 {
+) -> Exit {
     let mut editor = match DefaultEditor::new() {
         Ok(e) => e,
         Err(e) => {
             eprintln!("tether connect: cannot start the line editor: {e}");
-            return exit::USAGE;
+            return Exit::Usage;
         }
     };
     let history =
@@ -97,7 +101,7 @@ pub async fn run<P: Profile>(
         Ok(p) => p,
         Err(e) => {
             eprintln!("tether connect: cannot print while editing: {e}");
-            return exit::USAGE;
+            return Exit::Usage;
         }
     };
     println!(
@@ -160,13 +164,16 @@ pub async fn run<P: Profile>(
                         "/quit" => break,
                         "/state" => Some(describe_state(&client.state().borrow())),
                         "/stats" => Some(format!("{:#?}", client.stats())),
-                        text => match profile.encode_line(text) {
-                            Err(e) => Some(paint(AnsiColor::Red, &format!("✗ not sent: {e}"))),
-                            Ok(m) => client
-                                .send(m)
-                                .await
-                                .err()
-                                .map(|e| paint(AnsiColor::Red, &format!("✗ not sent: {e}"))),
+                        text => match profile.deliver(&client, text).await {
+                            Delivery::Queued => None,
+                            Delivery::Acked(key) => {
+                                Some(paint(AnsiColor::Green, &format!("✓ sent: {key}")))
+                            }
+                            Delivery::Invalid(e)
+                            | Delivery::Refused(e)
+                            | Delivery::Failed { error: e, .. } => {
+                                Some(paint(AnsiColor::Red, &format!("✗ not sent: {e}")))
+                            }
                         },
                     };
                     if let Some(answer) = answer {
@@ -181,7 +188,7 @@ pub async fn run<P: Profile>(
     let final_state = client.close().await;
     let _ = printer_task.await;
     match final_state {
-        State::Closed { fatal: true, .. } => exit::FATAL,
-        _ => exit::OK,
+        State::Closed { fatal: true, .. } => Exit::Fatal,
+        _ => Exit::Ok,
     }
 }

@@ -7,6 +7,7 @@
 mod bench;
 mod connect;
 mod demo;
+mod exit;
 mod fault;
 mod gather;
 mod interactive;
@@ -83,7 +84,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tether: cannot start the runtime: {e}");
-            return ExitCode::from(1);
+            return exit::Exit::FAILED.into();
         }
     };
     let code = runtime.block_on(async {
@@ -98,7 +99,7 @@ fn main() -> ExitCode {
     });
     // Do not wait for the blocking stdin reader thread.
     runtime.shutdown_background();
-    ExitCode::from(code)
+    code.into()
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default: `default`), coloured only when

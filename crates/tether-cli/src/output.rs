@@ -87,6 +87,14 @@ fn extend(line: &mut String, fields: Fields) {
     }
 }
 
+/// A whole event line the session makes itself: `{"type":kind,"at":ms,fields…}`.
+pub fn event(kind: &str, fields: Fields) -> String {
+    let mut line = open(kind, true);
+    extend(&mut line, fields);
+    line.push('}');
+    line
+}
+
 /// Ordered fields of an output line.
 pub type Fields = Vec<(&'static str, Value)>;
 

@@ -1,12 +1,13 @@
 //! `tether serve`: the hub, with every endpoint on its default local port.
 
+use crate::exit::Exit;
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Args;
 use tether_hub::{Hiven, Hub};
 
 /// Exit code when the hub cannot start.
-const CANNOT_START: u8 = 1;
+const CANNOT_START: Exit = Exit::FAILED;
 
 #[derive(Debug, Args)]
 #[command(
@@ -84,6 +85,10 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub control_token: Option<String>,
+    /// permessage-deflate on the WebSocket endpoints: accepted when a client offers it
+    /// (`on`, the default; the hub then compresses its messages of 1 KiB or more).
+    #[arg(long, value_enum, default_value = "on")]
+    pub compression: crate::connect::CompressionArg,
     /// Refuse faults: the control API and the dashboard only show the hub.
     #[arg(long)]
     pub read_only: bool,
@@ -94,13 +99,14 @@ pub struct ServeArgs {
 }
 
 /// Runs the hub until Ctrl-C; returns the exit code.
-pub async fn run(args: ServeArgs) -> u8 {
+pub async fn run(args: ServeArgs) -> Exit {
     crate::raise_fd_limit();
     let mut builder = Hub::builder()
         .host(args.host)
         .record(args.record)
         .control_token(args.control_token.clone())
-        .read_only(args.read_only);
+        .read_only(args.read_only)
+        .compression(args.compression == crate::connect::CompressionArg::On);
     if let Some(dir) = &args.dashboard_dir {
         builder = builder.dashboard_dir(dir);
     }
@@ -151,11 +157,9 @@ pub async fn run(args: ServeArgs) -> u8 {
     print_dashboard(&hub, "tether serve", args.control_token.is_some());
     let endpoints = hub.endpoints();
     if args.json {
-        let map: serde_json::Map<String, serde_json::Value> = endpoints
-            .into_iter()
-            .map(|(n, u)| (n, serde_json::Value::String(u)))
-            .collect();
-        println!("{}", serde_json::Value::Object(map));
+        // In the hub's order, as the text listing.
+        let map: tether::json::Value = endpoints.into_iter().collect();
+        println!("{map}");
     } else {
         for (name, url) in endpoints {
             println!("{name} {url}");
@@ -165,7 +169,7 @@ pub async fn run(args: ServeArgs) -> u8 {
     let _ = tokio::signal::ctrl_c().await;
     eprintln!("tether serve: shutting down");
     hub.shutdown().await;
-    0
+    Exit::Ok
 }
 
 /// Tells where the dashboard is (stderr: stdout keeps its `NAME URL` lines), and the

@@ -1,7 +1,7 @@
 //! Bounded memory (issue 10): a server that accepts and never reads. The client — the
 //! `tether` binary in its own process — is fed 1 KiB lines as fast as it takes them; its
-//! outbox fills to capacity and the policy applies, and its RSS, sampled over time, stays
-//! under a stated bound and does not grow.
+//! outbox fills to capacity and the policy applies, and its anonymous RSS, sampled over
+//! time, stays under a stated bound and does not grow.
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -16,8 +16,11 @@ use std::{
 use tokio::net::TcpListener;
 use tokio_websockets::ServerBuilder;
 
-/// The client's RSS must stay under this (outbox 1,000 × 1 KiB, socket buffers, runtime).
-const RSS_BOUND_KIB: u64 = 48 * 1024;
+/// The client's anonymous RSS (what it allocated: outbox 1,000 × 1 KiB, the bounded event
+/// backlog, buffers, runtime) must stay under this. File-backed pages are left out: they
+/// are the binary's code as it is paged in (~21 MiB of a debug build at idle, growing with
+/// every feature compiled in), not memory the client holds.
+const RSS_BOUND_KIB: u64 = 32 * 1024;
 /// Growth tolerated from the first third of the run to the last: the bounded event
 /// backlog filling up. Each dropped message goes back on the event stream as a `dropped`
 /// event carrying it (1 KiB here); the stream holds at most 1,024 of them plus 4,096
@@ -49,12 +52,13 @@ fn never_reading_server() -> String {
     format!("ws://{}/", rx.recv().unwrap())
 }
 
+/// The child's anonymous resident memory (`RssAnon`), KiB.
 fn rss_kib(child: &Child) -> u64 {
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix("RssAnon:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -129,7 +133,7 @@ fn a_never_reading_server_fills_the_outbox_to_capacity_and_memory_stays_bounded_
     let peak = samples.iter().copied().max().unwrap_or(0);
     eprintln!(
         "{lines} lines of 1 KiB fed in 6 s, {dropped} dropped (outbox 1000, drop-oldest); \
-         RSS KiB samples {samples:?}: first third max {early}, last third max {late}, peak {peak}"
+         anonymous RSS KiB samples {samples:?}: first third max {early}, last third max {late}, peak {peak}"
     );
     assert!(lines > 20_000, "the client kept taking lines ({lines})");
     // Far more than the outbox and the socket buffers hold went in, at flat memory: the
@@ -141,7 +145,7 @@ fn a_never_reading_server_fills_the_outbox_to_capacity_and_memory_stays_bounded_
     );
     assert!(
         peak > 0 && peak < RSS_BOUND_KIB,
-        "RSS {peak} KiB, bound {RSS_BOUND_KIB} KiB"
+        "anonymous RSS {peak} KiB, bound {RSS_BOUND_KIB} KiB"
     );
     assert!(
         late <= early + FLAT_SLACK_KIB,

@@ -21,6 +21,9 @@ enum Behaviour {
     Sink,
     /// Close at once with 4001 (token refused).
     RefuseToken,
+    /// Send the request's `Sec-WebSocket-Extensions` (or `none`) as a text message, then
+    /// close with 1000 (declining every extension).
+    TellOffer,
 }
 
 /// Starts a WebSocket server on a free loopback port in a background thread.
@@ -40,10 +43,23 @@ fn server(behaviour: Behaviour) -> String {
                     break;
                 };
                 tokio::spawn(async move {
-                    let Ok((_req, mut ws)) = ServerBuilder::new().accept(tcp).await else {
+                    let Ok((req, mut ws)) = ServerBuilder::new().accept(tcp).await else {
                         return;
                     };
                     match behaviour {
+                        Behaviour::TellOffer => {
+                            let offer = req
+                                .headers()
+                                .get("sec-websocket-extensions")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("none")
+                                .to_owned();
+                            let _ = ws.send(Message::text(offer)).await;
+                            let _ = ws
+                                .send(Message::close(Some(CloseCode::NORMAL_CLOSURE), ""))
+                                .await;
+                            while ws.next().await.is_some() {}
+                        }
                         Behaviour::RefuseToken => {
                             let _ = ws
                                 .send(Message::close(
@@ -97,6 +113,118 @@ fn lines(out: &[u8]) -> Vec<Value> {
 }
 
 #[test]
+fn the_compression_flag_decides_whether_permessage_deflate_is_offered() {
+    let url = server(Behaviour::TellOffer);
+    for (flag, expected) in [
+        (
+            "on",
+            r#"{"type":"message","data":"permessage-deflate; client_max_window_bits"}"#,
+        ),
+        ("off", r#"{"type":"message","data":"none"}"#),
+    ] {
+        let out = tether(
+            &["connect", &url, "--no-reconnect", "--compression", flag],
+            "",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            stdout.lines().collect::<Vec<_>>(),
+            [expected],
+            "--compression {flag}"
+        );
+    }
+}
+
+/// A stand-in proxy that answers every CONNECT with 407, sending each request line it
+/// read to the returned channel.
+fn refusing_proxy() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { break };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = tx.send(line.trim().to_owned());
+            while line.trim() != "" || line.is_empty() {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn the_proxy_comes_from_the_environment_unless_no_proxy_exempts_the_host() {
+    let url = server(Behaviour::TellOffer);
+    let target = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_owned();
+    let (proxy, seen) = refusing_proxy();
+    let run = |envs: &[(&str, &str)], extra: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tether"));
+        command
+            .args(["connect", &url, "--no-reconnect"])
+            .args(extra);
+        for var in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Through the proxy from HTTP_PROXY: its 407 is fatal (exit 3).
+    let out = run(&[("HTTP_PROXY", &proxy)], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("407"));
+    assert_eq!(
+        seen.recv_timeout(Duration::from_secs(5)).unwrap(),
+        format!("CONNECT {target} HTTP/1.1")
+    );
+    // NO_PROXY and --no-proxy go direct: the server's message arrives.
+    for (envs, extra) in [
+        (
+            vec![
+                ("http_proxy", proxy.as_str()),
+                ("NO_PROXY", "localhost,127.0.0.1"),
+            ],
+            vec![],
+        ),
+        (vec![("ALL_PROXY", proxy.as_str())], vec!["--no-proxy"]),
+    ] {
+        let out = run(&envs, &extra);
+        assert_eq!(out.status.code(), Some(0), "{envs:?} {extra:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("permessage-deflate"));
+    }
+    assert!(
+        seen.try_recv().is_err(),
+        "the proxy was used despite NO_PROXY / --no-proxy"
+    );
+}
+
+#[test]
 fn echoes_stdin_lines_as_json_lines_and_drains_with_acks() {
     let url = server(Behaviour::Echo);
     let out = tether(
@@ -112,9 +240,15 @@ fn echoes_stdin_lines_as_json_lines_and_drains_with_acks() {
         "{\"id\":1,\"v\":420.0}\nnot json\n\n{\"id\":2,\"s\":\"two\"}\n",
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    // The invalid line was never sent: undelivered, so the drain exits 1 although every
+    // valid line was acked; the rest went on.
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert!(
         stderr.contains("stdin line 2: invalid JSON"),
+        "stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains("1 message(s) undelivered"),
         "stderr: {stderr}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -124,6 +258,48 @@ fn echoes_stdin_lines_as_json_lines_and_drains_with_acks() {
             r#"{"type":"message","data":{"id":1,"v":420.0}}"#,
             r#"{"type":"message","data":{"id":2,"s":"two"}}"#
         ]
+    );
+}
+
+#[test]
+fn an_invalid_stdin_line_is_an_undelivered_event_carrying_the_line_and_a_drain_exits_1() {
+    let url = server(Behaviour::Echo);
+    let out = tether(
+        &[
+            "connect",
+            &url,
+            "--events",
+            "--drain",
+            "--drain-timeout",
+            "20",
+        ],
+        "{\"ok\":1}\n{broken\n",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let lines = lines(&out.stdout);
+    let undelivered: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "undelivered")
+        .collect();
+    assert_eq!(undelivered.len(), 1, "{lines:?}");
+    let event = undelivered[0];
+    assert_eq!(event["line"], 2);
+    assert_eq!(event["data"], "{broken");
+    assert_eq!(event["reason"], "invalid_line");
+    assert_eq!(event["transmission"], "not_sent");
+    assert!(
+        event["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("invalid JSON")),
+        "{event}"
+    );
+    assert!(event["at"].as_u64().is_some(), "{event}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "message" && l["data"]["ok"] == 1),
+        "the valid line still went through: {lines:?}"
     );
 }
 

@@ -86,19 +86,25 @@ fn lines_are_posted_through_the_rest_api_and_come_back_as_message_create() {
     assert_eq!(second["data"]["d"]["content"], "second");
     assert_eq!(second["data"]["d"]["room_id"], RANDOM);
 
-    // The hub goes away; reconnect is off: the command ends, everything was delivered.
+    // The hub goes away; reconnect is off: the command ends. Both valid lines were
+    // delivered; the line the builder refused was not, so it exits 1.
     hub.fault("hiven", &Fault::Drop { code: Some(1001) })
         .unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("stdin line 2: invalid request: message text is empty"),
         "{stderr}"
     );
-    let acks = seen.iter().filter(|l| l["type"] == "ack").count()
-        + rx.try_iter().filter(|l| l["type"] == "ack").count();
+    seen.extend(rx.try_iter());
+    let acks = seen.iter().filter(|l| l["type"] == "ack").count();
     assert_eq!(acks, 2, "one ack per posted message: {seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|l| l["type"] == "undelivered" && l["line"] == 2 && l["reason"] == "invalid_line"),
+        "the refused line is reported undelivered: {seen:#?}"
+    );
     assert!(!stderr.contains(&token()));
     assert!(!seen.iter().any(|l| l.to_string().contains(&token())));
 }

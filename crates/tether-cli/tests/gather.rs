@@ -90,7 +90,8 @@ async fn lines_are_validated_actions_sent_through_discovery_and_acknowledged() {
     ];
     let out = tether_async(&args, stdin).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The rest went through; the two invalid lines count as undelivered: exit 1.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("stdin line 2: unknown action \"fly\""),
         "{stderr}"

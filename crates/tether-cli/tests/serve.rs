@@ -241,7 +241,8 @@ fn the_datadivr_profile_sends_through_the_typed_client_and_rejects_invalid_lines
             "datadivr",
             "--drain"], b"sum_event {\"numbers\": [391, 29]}\n{\"payload\": 1}\n{\"event_name\":\"msg\",\"to\":\"all\",\"message\":\"hi\"}\n");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The rest went through; the invalid line count as undelivered: exit 1.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("stdin line 2: not a datadivr message"),
         "{stderr}"
@@ -291,7 +292,8 @@ fn the_hpx_profile_logs_in_and_sends_each_line_as_data() {
         b"get_version\n{broken\n[{\"fname\": \"echo\", \"msg\": \"h\xc3\xa9\"}]\necho [1]\n",
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The rest went through; the two invalid lines count as undelivered: exit 1.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("stdin line 2: not JSON"), "{stderr}");
     assert!(
         stderr.contains("stdin line 4: the arguments after \"echo\" must be a JSON object"),

@@ -28,6 +28,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("hpx_codec", hpx_codec),
     ("hpx_server", hpx_server),
     ("hub", hub),
+    ("ws_inflate", ws_inflate),
 ];
 
 /// Splits the input into frames (see the crate docs).
@@ -176,8 +177,9 @@ fn decode_stream(
 /// The HPX client side: the gzip + `<EOF>` codec ([`tether::hpx::HpxCodec`]) fed the
 /// stream in reads of the chosen size, which must decode exactly as the whole stream
 /// read at once does; then the engine's codec (the one [`tether::hpx::Hpx`] makes, which
-/// turns an undecodable body into a stand-in frame) feeding every frame to the HPX
-/// protocol (greeting, optional login, replies paired with requests), and every payload
+/// reports an undecodable body and reads on) feeding every frame, and every undecodable
+/// report, to the HPX protocol (greeting, optional login, replies paired with requests,
+/// requests stamped through its outbound hook), and every payload
 /// parsed as a [`tether::hpx::Message`] and written back as Python JSON.
 ///
 /// # Panics
@@ -218,13 +220,12 @@ pub fn hpx_codec(data: &[u8]) {
     protocol.on_open(&mut Output::default());
     // A request written before anything arrives: a reply has something to answer.
     let mut wire = BytesMut::new();
-    let _ = codec.encode(
-        &protocol
-            .request(serde_json::json!([{"fname": "get_version"}]))
-            .frame()
-            .clone(),
-        &mut wire,
+    let request = protocol.request(tether::json!([{"fname": "get_version"}]));
+    let written = protocol.before_write(
+        request.frame().clone(),
+        tether::Outbound::Message { stamp: true },
     );
+    let _ = codec.encode(&written, &mut wire);
     let mut buffer = BytesMut::new();
     'reads: for read in &input.reads {
         buffer.extend_from_slice(read);
@@ -234,6 +235,9 @@ pub fn hpx_codec(data: &[u8]) {
                     let _ = protocol.on_frame(frame, &mut Output::default());
                 }
                 Ok(None) => break,
+                Err(tether::CodecError::Undecodable(reason)) => {
+                    protocol.on_undecodable(&reason, &mut Output::default());
+                }
                 Err(_) => break 'reads,
             }
         }
@@ -320,5 +324,51 @@ pub fn hub(data: &[u8]) {
             }
         }
         session.on_close();
+    }
+}
+
+/// The permessage-deflate frame layer under tokio-websockets
+/// ([`tether::transport::deflate::InboundFrames`]). Byte 0 picks options (bit 0: the
+/// server's side, frames masked; bit 1: no context takeover; bit 2: a 1 KiB limit, so
+/// the inflated-size bound is reached); byte 1 is the read size (0: all at once, else 1
+/// to 255 bytes per read, so headers and payloads straddle reads); the rest is the byte
+/// stream from the peer (frames, compressed ones with RSV1).
+///
+/// # Panics
+/// When reads of the chosen size rewrite the stream differently from the whole stream
+/// read at once, or the layer hands on an incomplete header as consumed.
+pub fn ws_inflate(data: &[u8]) {
+    use tether::transport::deflate::InboundFrames;
+    let flags = data.first().copied().unwrap_or(0);
+    let chunk = usize::from(data.get(1).copied().unwrap_or(0));
+    let stream = data.get(2..).unwrap_or_default();
+    let limit = if flags & 4 == 0 { 1 << 20 } else { 1024 };
+    let make = || {
+        if flags & 1 == 0 {
+            InboundFrames::for_client(limit, flags & 2 != 0)
+        } else {
+            InboundFrames::for_server(limit, flags & 2 != 0)
+        }
+    };
+    let run = |reads: &[&[u8]]| {
+        let mut frames = make();
+        let mut held = Vec::new();
+        let mut out = Vec::new();
+        for read in reads {
+            held.extend_from_slice(read);
+            let n = frames.process(&held, &mut out);
+            assert!(n <= held.len(), "consumed more than it was given");
+            held.drain(..n);
+        }
+        (out, held, frames.failure().map(ToString::to_string))
+    };
+    let at_once = run(&[stream]);
+    if chunk > 0 && !stream.is_empty() {
+        let reads: Vec<&[u8]> = stream.chunks(chunk).collect();
+        assert_eq!(
+            run(&reads),
+            at_once,
+            "reads of {chunk} bytes rewrite differently from the whole stream"
+        );
     }
 }

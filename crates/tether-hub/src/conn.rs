@@ -356,6 +356,14 @@ impl Driver {
                         self.stream.set_hold(true);
                     }
                 }
+                Poll::Ready(Some(Ok(tether::transport::Received::Undecodable { reason }))) => {
+                    let result = self.session.on_undecodable(&reason, scratch);
+                    let due = now + self.delay;
+                    out.extend(scratch.drain(..).map(|f| (due, f)));
+                    if let Err(close) = result {
+                        return Poll::Ready(End::from(close));
+                    }
+                }
                 Poll::Ready(Some(Ok(tether::transport::Received::Close { code, .. }))) => {
                     self.endpoint.stats.client_closed(code);
                 }

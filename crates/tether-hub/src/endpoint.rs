@@ -86,6 +86,8 @@ pub(crate) struct EndpointShared {
     pub(crate) faults: watch::Sender<FaultState>,
     pub(crate) listener: mpsc::Sender<ListenerCommand>,
     pub(crate) max_message_size: usize,
+    /// permessage-deflate accepted on WebSocket upgrades.
+    pub(crate) compression: bool,
 }
 
 impl EndpointShared {

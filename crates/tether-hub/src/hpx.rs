@@ -116,15 +116,9 @@ impl Hpx {
     }
 }
 
-/// The hub's codec: an undecodable body becomes an empty binary frame (answered 410).
+/// The hub's codec: an undecodable body is reported (and answered 410), the stream goes on.
 fn codec_factory() -> tether::CodecFactory {
-    Arc::new(|| {
-        let on_bad_body = Arc::new(|e: &tether::CodecError| {
-            tracing::debug!(error = %e, "hpx: undecodable body, answering 410");
-        });
-        Box::new(HpxCodec::new(Limits::default()).on_bad_body(on_bad_body))
-            as Box<dyn tether::FrameCodec>
-    })
+    HpxCodec::factory(Limits::default())
 }
 
 struct HpxSession {
@@ -145,12 +139,14 @@ impl Session for HpxSession {
     }
 
     fn on_frame(&mut self, frame: Frame, out: &mut Vec<Frame>) -> Result<(), Close> {
-        let reply = match &frame {
-            // The codec's stand-in for a body it could not decompress.
-            Frame::Binary(b) if b.is_empty() => self.server.undecodable(),
-            _ => self.server.handle(frame.payload()),
-        };
+        let reply = self.server.handle(frame.payload());
         out.push(Frame::text(reply.to_python_json()));
+        Ok(())
+    }
+
+    fn on_undecodable(&mut self, reason: &str, out: &mut Vec<Frame>) -> Result<(), Close> {
+        tracing::debug!(reason, "hpx: undecodable body, answering 410");
+        out.push(Frame::text(self.server.undecodable().to_python_json()));
         Ok(())
     }
 }

@@ -58,6 +58,7 @@ pub struct HubBuilder {
     control: bool,
     record: bool,
     max_message_size: usize,
+    compression: bool,
     control_token: Option<String>,
     read_only: bool,
     dashboard_dir: Option<std::path::PathBuf>,
@@ -138,6 +139,7 @@ impl HubBuilder {
             control: true,
             record: false,
             max_message_size: 64 * 1024 * 1024,
+            compression: true,
             control_token: None,
             read_only: false,
             dashboard_dir: None,
@@ -240,6 +242,14 @@ impl HubBuilder {
         self
     }
 
+    /// Whether WebSocket endpoints accept permessage-deflate when a client offers it (on
+    /// by default): messages from the hub of at least 1 KiB are then compressed.
+    #[must_use]
+    pub fn compression(mut self, on: bool) -> Self {
+        self.compression = on;
+        self
+    }
+
     fn addr_for(&self, name: &str, default_port: u16) -> SocketAddr {
         if let Some((_, a)) = self.addrs.iter().find(|(n, _)| n == name) {
             return *a;
@@ -277,6 +287,7 @@ impl HubBuilder {
                 faults: watch::Sender::new(FaultState::default()),
                 listener: listener_tx,
                 max_message_size: self.max_message_size,
+                compression: self.compression,
             });
             tasks.push(tokio::spawn(listener::run(
                 endpoint.clone(),

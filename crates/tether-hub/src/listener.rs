@@ -7,7 +7,10 @@ use std::{
     time::Duration,
 };
 
-use tether::transport::{framed, from_websocket};
+use tether::transport::{
+    deflate::{self, InboundFrames, OutboundFrames, WireStream},
+    framed, from_websocket,
+};
 use tokio::{
     net::{TcpListener, TcpSocket, TcpStream},
     sync::{mpsc, watch},
@@ -169,10 +172,32 @@ async fn serve(
         }
         let (transport, info) = match &endpoint.spec.transport {
             Transport::WebSocket { .. } => {
-                let server = ServerBuilder::new()
+                // The request's head is read first, to answer its permessage-deflate offer.
+                let mut stream = WireStream::new(stream, Arc::default(), true);
+                tokio::time::timeout(Duration::from_secs(10), stream.read_head()).await.ok()?.ok()?;
+                let offers = deflate::extension_values(stream.head());
+                let offers: Vec<&str> = offers.iter().map(String::as_str).collect();
+                let agreed = if endpoint.compression { deflate::accept_offer(&offers) } else { None };
+                let mut server = ServerBuilder::new()
                     .limits(Limits::default().max_payload_len(Some(endpoint.max_message_size)))
                     .config(tokio_websockets::Config::default().flush_threshold(256 * 1024));
-                let (request, ws) = tokio::time::timeout(Duration::from_secs(10), server.accept(stream)).await.ok()?.ok()?;
+                if let Some((_, answer)) = &agreed {
+                    let value = http::HeaderValue::from_str(answer).ok()?;
+                    server = server.add_header(http::HeaderName::from_static("sec-websocket-extensions"), value).ok()?;
+                }
+                let (request, mut ws) = tokio::time::timeout(Duration::from_secs(10), server.accept(stream)).await.ok()?.ok()?;
+                match agreed {
+                    Some((params, _)) => ws.get_mut().start_frames(
+                        Some(InboundFrames::for_server(endpoint.max_message_size, params.client_no_context_takeover)),
+                        Some(OutboundFrames::new(
+                            params.server_max_window_bits,
+                            params.server_no_context_takeover,
+                            deflate::DEFAULT_THRESHOLD,
+                            endpoint.max_message_size,
+                        )),
+                    ),
+                    None => ws.get_mut().start_frames(None, None),
+                }
                 let headers = request
                     .headers()
                     .iter()

@@ -90,6 +90,16 @@ pub trait Session: Send + 'static {
     /// without one for [`Close::abort`].
     fn on_frame(&mut self, frame: Frame, out: &mut Vec<Frame>) -> Result<(), Close>;
 
+    /// A frame the endpoint's codec consumed but could not decode (the stream is still
+    /// in step); push replies. By default it is ignored.
+    ///
+    /// # Errors
+    /// As [`Session::on_frame`].
+    fn on_undecodable(&mut self, reason: &str, _out: &mut Vec<Frame>) -> Result<(), Close> {
+        tracing::debug!(reason, "undecodable frame ignored");
+        Ok(())
+    }
+
     /// The connection ended.
     fn on_close(&mut self) {}
 }

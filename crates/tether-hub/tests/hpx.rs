@@ -7,12 +7,12 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use support::{addr_of, fast_backoff, hub_with, within};
 use tether::{
     ClientConfig,
     hpx::{HpxClient, HpxError, server::default_version},
 };
+use tether::{json, json::Value};
 use tether_hub::{Fault, HPX_PASSWORD, HPX_USER, Hub};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -202,6 +202,44 @@ async fn a_stalled_server_is_noticed_by_the_request_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_auto_reconnect_a_timed_out_request_makes_the_engine_reconnect_and_relogin() {
+    let hub = hub_with(vec![]).await;
+    let c = client(&hub, "patient")
+        .timeout(Duration::from_millis(300))
+        .auto_reconnect(true);
+    c.connect().await.unwrap();
+    assert!(
+        c.handshake(Some(HPX_USER), Some(HPX_PASSWORD), false)
+            .await
+            .unwrap()
+    );
+    let engine = c.engine().unwrap();
+    hub.fault("hpx", &Fault::Stall { secs: None }).unwrap();
+    let err = within(
+        LIMIT,
+        "the deadline",
+        c.send(json!([{"fname": "echo", "n": 1}])),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!((err.code(), err.class()), (501, "ConnectionError"));
+    hub.resume(None).unwrap();
+    // The same engine reconnects and logs in again: no `connect` call, no new client.
+    support::until(LIMIT, "a new connection", || engine.stats().connects >= 2).await;
+    let reply = within(LIMIT, "a reply", c.send(json!([{"fname": "echo", "n": 2}])))
+        .await
+        .unwrap();
+    assert_eq!(reply.data, json!([{"fname": "echo", "data": {"n": 2}}]));
+    assert!(c.accepted());
+    let logins = received(&hub)
+        .iter()
+        .filter(|t| t.contains(r#""password": "admin""#))
+        .count();
+    assert_eq!(logins, 2, "the handshake, then the re-handshake");
+    hub.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_reconnect_rehandshakes_and_replays_the_request_lost_in_a_drop() {
     let hub = hub_with(vec![]).await;
     let c = client(&hub, "phoenix").auto_reconnect(true);
@@ -307,24 +345,23 @@ fn the_blocking_client_runs_the_same_flow() {
 async fn a_reply_that_comes_after_its_deadline_never_answers_the_next_request() {
     use tether::{
         Client, SendError,
-        hpx::{Credentials, Hpx, Message, request},
+        hpx::{Credentials, Hpx, Message, session_request},
     };
     let hub = hub_with(vec![]).await;
     // The engine with the HPX protocol logging in by itself (what `tether connect
     // --profile hpx` runs).
     let hpx = Hpx::new("deadline").login(Credentials::Guest);
-    let (client, _events) = Client::builder(hpx.clone())
+    let status = hpx.status();
+    let (client, _events) = Client::builder(hpx)
         .url(hub.url("hpx").unwrap())
         .config(ClientConfig::default().backoff(fast_backoff(3)))
         .start()
         .unwrap();
     within(LIMIT, "logged in", client.ready()).await.unwrap();
-    assert!(hpx.accepted());
+    assert!(status.borrow().accepted);
+    assert_eq!(status.borrow().session.len(), 32);
 
-    let echo = |n: u32| {
-        let message = hpx.envelope(json!([{"fname": "echo", "n": n}]));
-        request(message.to_python_json())
-    };
+    let echo = |n: u32| session_request("deadline", json!([{"fname": "echo", "n": n}]));
     hub.fault("hpx", &Fault::Delay { ms: 400 }).unwrap();
     let late = client
         .send(echo(1).with_deadline(Duration::from_millis(100)))

@@ -20,12 +20,12 @@
 
 mod support;
 
-use support::{peers_python, repo_root};
+use support::{free_port, peers_python, read_lossy};
 
 use std::{
     collections::BTreeSet,
     fs::File,
-    net::{Ipv4Addr, SocketAddr, TcpListener},
+    net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{
@@ -35,43 +35,24 @@ use std::{
     time::{Duration, Instant},
 };
 
-use serde_json::{Value, json};
 use support::{hub_with, until, within};
 use tether::{
     BackoffConfig, ClientConfig, Event, Events,
     datadivr::{DatadivrClient, Message},
 };
+use tether::{json, json::Value};
 
 /// Every single wait in this file is bounded by this.
 const LIMIT: Duration = Duration::from_secs(30);
 const CRASH_RUN_COUNT: usize = 1000;
 
 fn script(name: &str) -> PathBuf {
-    repo_root().join("scripts/interop").join(name)
+    support::interop_script(name)
 }
 
 /// A fresh scratch folder for logs, under cargo's per-target temporary folder.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("interop-datadivr")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch folder");
-    dir
-}
-
-/// A free loopback port: bind port 0, read the port, release it.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
-fn read_lossy(path: &Path) -> String {
-    std::fs::read(path)
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_else(|err| format!("<{}: {err}>", path.display()))
+    support::scratch("interop-datadivr", name)
 }
 
 /// A child process killed (SIGKILL, by its PID) and reaped when dropped, whatever happens.
@@ -251,7 +232,7 @@ fn replace_ids(value: &mut Value, a: &str, b: &str) {
 }
 
 /// Checks a transcript against [`expected_transcript`]: the ids are server-assigned
-/// uuids, distinct, and everything else is equal as `serde_json::Value` (so `420.0` must
+/// uuids, distinct, and everything else is equal as `tether::json::Value` (so `420.0` must
 /// be a float, as the real server sends it).
 fn check_transcript(who: &str, mut transcript: Value) {
     let a = transcript["sum_reply_a"]["to"]
@@ -287,7 +268,7 @@ async fn tether_transcript(url: &str) -> Value {
     let (a, mut a_events) = connect(url, 1).await;
     let (b, mut b_events) = connect(url, 2).await;
     let (c, mut c_events) = connect(url, 3).await;
-    let mut t = serde_json::Map::new();
+    let mut t = tether::json::Map::new();
 
     // 1. sum_event (also proves each connection is registered before the broadcasts).
     let mut sums = Vec::new();

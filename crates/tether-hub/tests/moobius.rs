@@ -15,13 +15,13 @@ use std::{
     time::Duration,
 };
 
-use serde_json::{Value, json};
 use support::{Probe, fast_backoff, hub_with, logs, received_texts, until, within};
 use tether::{
     Client, ClientConfig, Event, Events, Policy, Receipt, State,
     moobius::{Body, Builders, Button, MessageContent, MoobiusClient, MoobiusError, Payload, kind},
     raw::Raw,
 };
+use tether::{json, json::Value};
 use tether_hub::{EndpointSpec, Fault, Hub, Moobius, Transport};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -388,7 +388,9 @@ async fn messages_before_a_login_get_an_error_payload_and_go_nowhere() {
         .unwrap()
         .unwrap();
     client
-        .send(Raw::message(&up.clone().into_value()))
+        .send(Raw::message(&serde_json::Value::from(
+            up.clone().into_value(),
+        )))
         .await
         .unwrap();
     let reply = within(LIMIT, "the refusal", async {

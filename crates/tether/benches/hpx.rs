@@ -12,8 +12,8 @@ use std::{
 };
 
 use bytes::BytesMut;
-use serde_json::{Value, json};
 use tether::hpx::{HpxCodec, JSON_PARSER, parse_json, to_python_json};
+use tether::{json, json::Value};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Median time of one call of `f`, over `rounds` rounds of `iters` calls.

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tether::{Client, ClientConfig, Event, Outgoing, State, raw::Raw};
+use tether::{Client, ClientConfig, Compression, Event, Outgoing, State, raw::Raw};
 
 const AGENT: &str = "tether";
 
@@ -20,6 +20,9 @@ fn config() -> ClientConfig {
         .heartbeat(Duration::from_secs(60))
         .dead_after(Duration::from_secs(60))
         .close_timeout(Duration::from_secs(5))
+        // permessage-deflate offered (the 12.* and 13.* cases accept it), and every echo
+        // compressed, however short, so that both directions are exercised.
+        .compression(Compression::on(0))
 }
 
 /// Runs one connection to the end; the text messages it received.

@@ -139,19 +139,18 @@ impl<P: Protocol> ClientBuilder<P> {
     /// Outside a tokio runtime.
     pub fn start(self) -> Result<Started<P::Event>, BuildError> {
         self.config.validate()?;
+        let shared = Arc::new(Shared::new(&self.config));
         let connector: Box<dyn Connect> = match (self.connector, &self.url) {
             (Some(c), _) => c,
             (None, Some(url)) => {
                 let endpoint = Endpoint::parse(url)?;
-                Box::new(UrlConnector::new(
-                    endpoint,
-                    self.config.clone(),
-                    self.protocol.codec(),
-                )?)
+                Box::new(
+                    UrlConnector::new(endpoint, self.config.clone(), self.protocol.codec())?
+                        .count_wire(shared.stats.wire.clone()),
+                )
             }
             (None, None) => return Err(BuildError::NoTarget),
         };
-        let shared = Arc::new(Shared::new(&self.config));
         let queue = EventQueue::new(self.config.event_capacity);
         let engine = Engine::new(
             shared.clone(),
@@ -161,7 +160,13 @@ impl<P: Protocol> ClientBuilder<P> {
             self.config,
             EventSink::new(queue.clone()),
         );
-        let span = tracing::info_span!("tether", platform = engine.protocol.name());
+        // Its own target, so that a `log` bridge can leave out the span's lifecycle record
+        // ("++ tether; platform=…", which `tracing` logs under the span's target).
+        let span = tracing::info_span!(
+            target: crate::SPAN_TARGET,
+            "tether",
+            platform = engine.protocol.name()
+        );
         tokio::spawn(tracing::Instrument::instrument(engine.run(), span));
         Ok((Client { shared }, Events { queue }))
     }
@@ -539,6 +544,10 @@ impl<E: Clone + Send + 'static> Client<E> {
     ///
     /// # Errors
     /// As [`Client::request`].
+    ///
+    /// # Cancel safety
+    /// Cancelling (dropping the future) before the reply came withdraws the request from
+    /// the outbox, as a timeout does.
     pub async fn request_within(
         &self,
         message: impl Into<Outgoing>,
@@ -549,9 +558,18 @@ impl<E: Clone + Send + 'static> Client<E> {
             return Err(RequestError::NoCorrelation(message));
         }
         let mut receipt = self.send(message).await?;
+        // Cancelled while awaiting the reply (the future dropped): the request is withdrawn.
+        let mut withdraw = Withdraw {
+            shared: &self.shared,
+            seq: Some(receipt.seq),
+        };
         let delivered = match tokio::time::timeout(timeout, &mut receipt).await {
-            Ok(result) => result?,
+            Ok(result) => {
+                withdraw.seq = None;
+                result?
+            }
             Err(_) => {
+                withdraw.seq = None;
                 let withdrawn = self.shared.outbox().remove(receipt.seq);
                 match withdrawn {
                     Some(entry) => {
@@ -574,6 +592,25 @@ impl<E: Clone + Send + 'static> Client<E> {
             None => Err(RequestError::NoCorrelation(Outgoing::new(
                 crate::Frame::text(""),
             ))),
+        }
+    }
+}
+
+/// Withdraws a request from the outbox when its `request_within` future is dropped
+/// before the reply came (the caller cancelled it): the entry is resolved quietly, as on
+/// a timeout, and its slot freed.
+struct Withdraw<'a, E> {
+    shared: &'a Shared<E>,
+    seq: Option<u64>,
+}
+
+impl<E> Drop for Withdraw<'_, E> {
+    fn drop(&mut self) {
+        if let Some(seq) = self.seq.take() {
+            let withdrawn = self.shared.outbox().remove(seq);
+            if let Some(entry) = withdrawn {
+                self.shared.finish([(entry, Ok(Delivered { reply: None }))]);
+            }
         }
     }
 }
@@ -654,6 +691,15 @@ impl<E> Client<E> {
     pub async fn close(&self) -> State {
         self.shared.request_close();
         self.closed().await
+    }
+
+    /// Drops the current connection as if it were lost and connects again, with the
+    /// usual backoff, login and replay of unacknowledged messages (the reason reported
+    /// is [`ConnectionError::ReconnectRequested`](crate::ConnectionError::ReconnectRequested)).
+    /// For a platform that must not let a late reply reach a later request. Asked while
+    /// no connection is up, it is dropped: the next connection is fresh anyway.
+    pub fn reconnect(&self) {
+        self.shared.request_reconnect();
     }
 
     /// Waits until the client has stopped, and returns the final state.

@@ -2,7 +2,10 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use crate::secret::Secret;
+use crate::{
+    secret::Secret,
+    transport::{ProxySetting, deflate::Compression},
+};
 
 /// What `send` does when the outbox is at capacity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,6 +100,13 @@ pub struct ClientConfig {
     /// More secrets to keep out of logs, errors and events, never sent by the engine
     /// itself (a platform's login credentials, such as an API key in a login frame).
     pub redact: Vec<Secret>,
+    /// permessage-deflate (RFC 7692) on WebSocket connections: offered by default,
+    /// messages of at least [`Compression::threshold`] bytes (default 1 KiB) compressed
+    /// when the server accepts. Statistics report the wire bytes next to the payload bytes.
+    pub compression: Compression,
+    /// The proxy every transport connects through: from `HTTPS_PROXY`, `HTTP_PROXY`,
+    /// `ALL_PROXY` and `NO_PROXY` (either case) by default, see [`crate::transport::Proxy`].
+    pub proxy: ProxySetting,
 }
 
 impl Default for ClientConfig {
@@ -118,6 +128,8 @@ impl Default for ClientConfig {
             ca_file: None,
             tcp_keepalive: Some(Duration::from_secs(30)),
             redact: Vec::new(),
+            compression: Compression::default(),
+            proxy: ProxySetting::FromEnv,
         }
     }
 }
@@ -214,6 +226,29 @@ impl ClientConfig {
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets whether and above which size messages are compressed
+    /// ([`Compression::off`], [`Compression::on`]).
+    #[must_use]
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Connects through this proxy (`http://[user:password@]host:port`, `socks5://…`,
+    /// `socks5h://…`) whatever the environment says; the URL is a secret.
+    #[must_use]
+    pub fn proxy(mut self, url: impl Into<Secret>) -> Self {
+        self.proxy = ProxySetting::Url(url.into());
+        self
+    }
+
+    /// Connects directly, whatever the environment's proxy variables say.
+    #[must_use]
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxySetting::Off;
         self
     }
 

@@ -25,7 +25,7 @@ use crate::{
     event::Event,
     event_queue::EventSink,
     outbox::{Delivered, Entry},
-    protocol::{AckOutcome, Output, Protocol},
+    protocol::{AckOutcome, Outbound, Output, Protocol},
     receipt::Notify,
     router::{HandlerFailure, Router},
     shared::Shared,
@@ -90,7 +90,8 @@ struct Conn {
     app_heartbeat: Option<(Duration, Interval)>,
     app_heartbeat_due: bool,
     control: VecDeque<crate::frame::Frame>,
-    wire: VecDeque<(u64, crate::frame::Frame)>,
+    /// Frames taken from the outbox, not written yet: (seq, frame, stamped).
+    wire: VecDeque<(u64, crate::frame::Frame, bool)>,
     last_written: Option<u64>,
     needs_flush: bool,
     closing: Option<Pin<Box<Sleep>>>,
@@ -336,6 +337,8 @@ impl<P: Protocol> Engine<P> {
             read_done: false,
             peer_close: None,
         };
+        // A reconnect asked for before this connection existed is moot.
+        self.shared.take_reconnect_request();
         self.set_state(State::Open);
         let mut out = Output::default();
         self.protocol.on_open(&mut out);
@@ -367,6 +370,9 @@ impl<P: Protocol> Engine<P> {
         }
         if conn.closing.is_some() {
             return self.poll_closing(conn, cx);
+        }
+        if self.shared.take_reconnect_request() {
+            return Poll::Ready(Exit::Lost(ConnectionError::ReconnectRequested));
         }
 
         // Timers. Without pings (a TCP platform), silence counts only while a message
@@ -564,6 +570,7 @@ impl<P: Protocol> Engine<P> {
                 continue;
             }
             if let Some(frame) = conn.control.pop_front() {
+                let frame = self.protocol.before_write(frame, Outbound::Control);
                 written.count(&frame);
                 conn.transport.start_send(frame)?;
                 continue;
@@ -571,6 +578,7 @@ impl<P: Protocol> Engine<P> {
             if conn.app_heartbeat_due {
                 conn.app_heartbeat_due = false;
                 if let Some(frame) = self.protocol.heartbeat() {
+                    let frame = self.protocol.before_write(frame, Outbound::Heartbeat);
                     written.count(&frame);
                     conn.transport.start_send(frame)?;
                 }
@@ -579,7 +587,10 @@ impl<P: Protocol> Engine<P> {
             if conn.wire.is_empty() {
                 self.shared.outbox().take_unsent(TAKE_BATCH, &mut conn.wire);
             }
-            if let Some((seq, frame)) = conn.wire.pop_front() {
+            if let Some((seq, frame, stamp)) = conn.wire.pop_front() {
+                let frame = self
+                    .protocol
+                    .before_write(frame, Outbound::Message { stamp });
                 written.count(&frame);
                 conn.transport.start_send(frame)?;
                 conn.last_written = Some(seq);
@@ -633,6 +644,21 @@ impl<P: Protocol> Engine<P> {
                 self.scratch = out;
                 applied?;
                 self.refresh_app_heartbeat(conn);
+            }
+            Received::Undecodable { reason } => {
+                Statistics::add(&self.shared.stats.decode_errors, 1);
+                let reason = self.shared.redact(reason);
+                tracing::warn!(reason = %reason, "cannot decode inbound frame");
+                let mut out = std::mem::take(&mut self.scratch);
+                self.protocol.on_undecodable(&reason, &mut out);
+                self.events.push(Event::DecodeError {
+                    reason,
+                    excerpt: String::new(),
+                });
+                // Acks and readiness apply; handlers see only what decoded.
+                let applied = self.apply(conn, &mut out, false);
+                self.scratch = out;
+                applied?;
             }
             Received::Pong(payload) => {
                 if let Ok(bytes) = <[u8; 8]>::try_from(&payload[..]) {

@@ -82,6 +82,17 @@ pub enum ConnectionError {
     /// The platform reported a fatal condition.
     #[error("platform error: {0}")]
     Platform(String),
+    /// The proxy refused the credentials (HTTP 407, SOCKS5 authentication refused or no
+    /// acceptable method): fatal, the same credentials would be refused again.
+    #[error("proxy refused the credentials: {0}")]
+    ProxyAuth(String),
+    /// The proxy could not open the tunnel (an HTTP status other than 200, a SOCKS5
+    /// failure reply): retryable. An unreachable proxy is an [`ConnectionError::Io`].
+    #[error("proxy could not connect: {0}")]
+    Proxy(String),
+    /// The client asked for a fresh connection ([`Client::reconnect`](crate::Client::reconnect)).
+    #[error("reconnect requested by the client")]
+    ReconnectRequested,
 }
 
 impl From<io::Error> for ConnectionError {
@@ -149,10 +160,13 @@ impl ConnectionError {
             | ConnectionError::Handshake { .. }
             | ConnectionError::ProtocolViolation { .. }
             | ConnectionError::Eof
-            | ConnectionError::DeadPeer(_) => Disposition::Retryable,
+            | ConnectionError::DeadPeer(_)
+            | ConnectionError::Proxy(_)
+            | ConnectionError::ReconnectRequested => Disposition::Retryable,
             ConnectionError::InvalidUrl(_)
             | ConnectionError::Tls { .. }
             | ConnectionError::LoginRefused(_)
+            | ConnectionError::ProxyAuth(_)
             | ConnectionError::Platform(_) => Disposition::Fatal,
             ConnectionError::UpgradeRefused(status) => match status {
                 401 | 403 => Disposition::Fatal,
@@ -198,6 +212,8 @@ impl ConnectionError {
             },
             ConnectionError::LoginRefused(t) => ConnectionError::LoginRefused(scrub(t)),
             ConnectionError::Platform(t) => ConnectionError::Platform(scrub(t)),
+            ConnectionError::ProxyAuth(t) => ConnectionError::ProxyAuth(scrub(t)),
+            ConnectionError::Proxy(t) => ConnectionError::Proxy(scrub(t)),
             other => other,
         }
     }

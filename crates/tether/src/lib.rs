@@ -52,15 +52,18 @@
 //! | feature | platform | extra dependencies |
 //! |---|---|---|
 //! | `raw` | JSON or text over WebSocket, JSON lines over TCP, no login | none |
-//! | `datadivr` | datadivr `WebSocketMessage`s over WebSocket | none (enables `serde_json/preserve_order`) |
+//! | `datadivr` | datadivr `WebSocketMessage`s over WebSocket | none |
 //! | `hiven` | the Hiven Swarm and its REST API | `reqwest` (rustls) |
-//! | `moobius` | the Moobius SDK's `WSClient` messages | none (enables `serde_json/preserve_order`) |
+//! | `moobius` | the Moobius SDK's `WSClient` messages | none |
 //! | `gather` | Gather protobuf actions and batches, game-server discovery | `prost`, `prost-reflect`, `reqwest`; build: `prost-build`, `protox` |
-//! | `hpx` | HappyPanda X: gzip(JSON) + `<EOF>` over TCP or TLS | `flate2` (enables `serde_json/preserve_order`) |
+//! | `hpx` | HappyPanda X: gzip(JSON) + `<EOF>` over TCP or TLS | `flate2` |
 //! | `hpx-simd-json` | `hpx`, replies parsed with simd-json | `simd-json` |
 //!
-//! `datadivr`, `moobius` and `hpx` still turn on `serde_json/preserve_order` (Python dict
-//! key order on the wire), which feature unification applies to the whole program.
+//! No feature changes how a dependency behaves for the rest of your program: the
+//! platforms whose wire format keeps Python's dict key order (`datadivr`, `moobius`,
+//! `hpx`) keep it in tether's own ordered [`json::Value`] (build one with [`json!`],
+//! convert from and to `serde_json::Value` with `From`), not through serde_json's
+//! `preserve_order`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -72,6 +75,7 @@ mod error;
 mod event;
 mod event_queue;
 mod frame;
+pub mod json;
 mod outbox;
 mod outgoing;
 mod platform;
@@ -106,9 +110,17 @@ pub use platform::moobius;
 #[cfg(feature = "raw")]
 pub use platform::raw;
 pub use protocol::{
-    Ack, AckOutcome, CodecError, CodecFactory, DecodeError, FrameCodec, Inbound, Output, Protocol,
+    Ack, AckOutcome, CodecError, CodecFactory, DecodeError, FrameCodec, Inbound, Outbound, Output,
+    Protocol,
 };
 pub use receipt::{BatchReceipt, Receipt};
 pub use router::{BoxError, HandlerResult};
 pub use secret::Secret;
 pub use state::{State, Statistics, StatsSnapshot};
+pub use transport::deflate::Compression;
+
+/// The `tracing` target of the span each client's engine runs in (`tether`, with the
+/// platform's name as a field). Logs inside it keep their own module targets
+/// (`tether::engine`, …); filter this target to leave out the span itself, e.g. in a
+/// `log` bridge, which records the span's creation as an INFO line.
+pub const SPAN_TARGET: &str = "tether::span";

@@ -275,13 +275,17 @@ impl<E> Outbox<E> {
 
     /// Moves up to `max` queued messages to the written side and returns their frames
     /// in order, with their sequence numbers. From here on they count as sent.
-    pub(crate) fn take_unsent(&mut self, max: usize, out: &mut VecDeque<(u64, Frame)>) {
+    pub(crate) fn take_unsent(&mut self, max: usize, out: &mut VecDeque<(u64, Frame, bool)>) {
         for _ in 0..max {
             let Some(mut entry) = self.unsent.pop_front() else {
                 break;
             };
             entry.sent = true;
-            out.push_back((entry.seq, entry.message.frame().clone()));
+            out.push_back((
+                entry.seq,
+                entry.message.frame().clone(),
+                entry.message.is_stamped(),
+            ));
             if let Some(key) = entry.message.ack() {
                 self.awaiting
                     .entry(key.clone())
@@ -385,10 +389,10 @@ mod tests {
         }
     }
 
-    fn texts(frames: &VecDeque<(u64, Frame)>) -> Vec<String> {
+    fn texts(frames: &VecDeque<(u64, Frame, bool)>) -> Vec<String> {
         frames
             .iter()
-            .map(|(_, f)| f.as_text().unwrap().to_owned())
+            .map(|(_, f, _)| f.as_text().unwrap().to_owned())
             .collect()
     }
 

@@ -62,6 +62,7 @@ pub struct Outgoing {
     frame: Frame,
     ack: Option<AckKey>,
     deadline: Option<Duration>,
+    stamp: bool,
 }
 
 impl Outgoing {
@@ -72,6 +73,7 @@ impl Outgoing {
             frame,
             ack: None,
             deadline: None,
+            stamp: false,
         }
     }
 
@@ -90,7 +92,23 @@ impl Outgoing {
         self
     }
 
-    /// The frame that goes on the wire.
+    /// Asks the platform to stamp the frame each time it is written (a session id
+    /// current at that moment, say): [`Protocol::before_write`](crate::Protocol::before_write)
+    /// sees it as [`Outbound::Message { stamp: true }`](crate::Outbound::Message). The
+    /// outbox keeps the frame unstamped, so a replay after a reconnect is stamped anew.
+    #[must_use]
+    pub fn stamped(mut self) -> Self {
+        self.stamp = true;
+        self
+    }
+
+    /// Whether the platform stamps the frame as it is written ([`Outgoing::stamped`]).
+    #[must_use]
+    pub fn is_stamped(&self) -> bool {
+        self.stamp
+    }
+
+    /// The frame that goes on the wire (before the platform stamps it, if it does).
     #[must_use]
     pub fn frame(&self) -> &Frame {
         &self.frame

@@ -36,6 +36,39 @@ pub trait Protocol: Send + 'static {
     /// reports a `decode_error` event and goes on with the next frame.
     fn on_frame(&mut self, frame: Frame, out: &mut Output<Self::Event>) -> Result<(), DecodeError>;
 
+    /// One frame the transport received but could not decode (its codec consumed it
+    /// whole, so the stream is still in step; e.g. a body that does not decompress). The
+    /// engine counts it and reports a `decode_error` event with `reason`; a platform that
+    /// pairs replies with requests answers the oldest one here, so later replies are not
+    /// misattributed. Nothing pushed here is routed to handlers.
+    fn on_undecodable(&mut self, _reason: &str, _out: &mut Output<Self::Event>) {}
+
+    /// A frame is about to be written on the current connection. Every frame the engine
+    /// writes passes here, in write order: control frames from [`Output::send`], the
+    /// heartbeat, queued messages and their replays after a reconnect. Returns the frame
+    /// to write; a platform can stamp it (a session id, a request number) or note what
+    /// went out. The outbox keeps the frame as queued, so a replay is stamped afresh on
+    /// its new connection.
+    ///
+    /// ```
+    /// use tether::{Frame, Outbound};
+    /// # struct Numbered { next: u64 }
+    /// # impl Numbered {
+    /// fn before_write(&mut self, frame: Frame, origin: Outbound) -> Frame {
+    ///     match origin {
+    ///         Outbound::Message { stamp: true } => {
+    ///             self.next += 1;
+    ///             Frame::text(format!("{}:{}", self.next, frame.as_text().unwrap_or("")))
+    ///         }
+    ///         _ => frame,
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    fn before_write(&mut self, frame: Frame, _origin: Outbound) -> Frame {
+        frame
+    }
+
     /// The platform's application heartbeat interval, if it has one. Read again after
     /// every inbound frame, so a server hello can set it.
     fn heartbeat_interval(&self) -> Option<Duration> {
@@ -60,6 +93,22 @@ pub trait Protocol: Send + 'static {
     fn codec(&self) -> Option<CodecFactory> {
         None
     }
+}
+
+/// Where a frame about to be written comes from (see [`Protocol::before_write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outbound {
+    /// A control frame the platform pushed with [`Output::send`] (a login, a reply).
+    Control,
+    /// The platform's application heartbeat.
+    Heartbeat,
+    /// A message from the outbox (first written or replayed).
+    Message {
+        /// It was queued with [`Outgoing::stamped`](crate::Outgoing::stamped): the
+        /// platform fills something in as it is written.
+        stamp: bool,
+    },
 }
 
 /// What a platform produces in answer to one call.
@@ -232,6 +281,11 @@ pub enum CodecError {
     /// Malformed framing.
     #[error("malformed frame: {0}")]
     Malformed(String),
+    /// One whole frame could not be decoded (a body that does not decompress, or
+    /// inflates past the limit), but its bytes were consumed and the stream is still in
+    /// step: the transport reports it ([`Protocol::on_undecodable`]) and reads on.
+    #[error("undecodable frame: {0}")]
+    Undecodable(String),
     /// A socket error.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -30,6 +30,8 @@ pub(crate) struct Shared<E> {
     /// Notified whenever the outbox becomes empty.
     pub(crate) emptied: Notify,
     pub(crate) close_requested: AtomicBool,
+    /// [`crate::Client::reconnect`] asked to drop the current connection.
+    pub(crate) reconnect_requested: AtomicBool,
     pub(crate) policy: Policy,
     pub(crate) capacity: usize,
     pub(crate) max_message_size: usize,
@@ -42,6 +44,18 @@ impl<E> Shared<E> {
         let mut secrets: Vec<Secret> = config.token.iter().cloned().collect();
         secrets.extend(config.headers.iter().map(|(_, v)| v.clone()));
         secrets.extend(config.redact.iter().cloned());
+        // A configured proxy URL, and the password in it (the environment's is read at
+        // connect time; its errors print the proxy redacted).
+        if let crate::transport::ProxySetting::Url(url) = &config.proxy {
+            secrets.push(url.clone());
+            if let Some(password) = crate::transport::Proxy::parse(url.expose())
+                .ok()
+                .and_then(|p| p.password().cloned())
+                .filter(|p| !p.expose().is_empty())
+            {
+                secrets.push(password);
+            }
+        }
         Self {
             outbox: Mutex::new(Outbox::default()),
             permits: Semaphore::new(config.outbox_capacity),
@@ -50,6 +64,7 @@ impl<E> Shared<E> {
             stats: Statistics::default(),
             emptied: Notify::new(),
             close_requested: AtomicBool::new(false),
+            reconnect_requested: AtomicBool::new(false),
             policy: config.policy,
             capacity: config.outbox_capacity,
             max_message_size: config.max_message_size,
@@ -93,6 +108,18 @@ impl<E> Shared<E> {
         // already woken still finds the request set when that poll reads it.
         self.close_requested.store(true, Ordering::SeqCst);
         self.waker.wake();
+    }
+
+    pub(crate) fn request_reconnect(&self) {
+        self.reconnect_requested.store(true, Ordering::SeqCst);
+        self.waker.wake();
+    }
+
+    /// Takes a pending reconnect request.
+    pub(crate) fn take_reconnect_request(&self) -> bool {
+        // A load first: this runs on every poll, and a swap would write the line each time.
+        self.reconnect_requested.load(Ordering::SeqCst)
+            && self.reconnect_requested.swap(false, Ordering::SeqCst)
     }
 
     /// Removes every configured secret from text bound for a log, an error or an event.

@@ -81,6 +81,7 @@ pub struct Statistics {
     pub(crate) replayed: AtomicU64,
     pub(crate) rtt_micros: AtomicU64,
     pub(crate) first_ready_micros: AtomicU64,
+    pub(crate) wire: std::sync::Arc<crate::transport::deflate::WireCounters>,
 }
 
 /// A point-in-time copy of [`Statistics`].
@@ -94,6 +95,12 @@ pub struct StatsSnapshot {
     pub bytes_in: u64,
     /// Payload bytes written.
     pub bytes_out: u64,
+    /// Bytes read from the WebSocket byte stream: frames as they travelled, compressed
+    /// where permessage-deflate was used, headers and control frames included (TLS
+    /// records not); 0 for TCP transports and custom connectors.
+    pub wire_bytes_in: u64,
+    /// Bytes written to the WebSocket byte stream, counted as `wire_bytes_in`.
+    pub wire_bytes_out: u64,
     /// Transport connections established.
     pub connects: u64,
     /// Reconnect attempts started after a connection was lost or failed.
@@ -124,6 +131,8 @@ impl Statistics {
             messages_out: self.messages_out.load(Relaxed),
             bytes_in: self.bytes_in.load(Relaxed),
             bytes_out: self.bytes_out.load(Relaxed),
+            wire_bytes_in: self.wire.read(),
+            wire_bytes_out: self.wire.written(),
             connects: self.connects.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
             dropped: self.dropped.load(Relaxed),

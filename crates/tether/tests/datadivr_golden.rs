@@ -2,16 +2,16 @@
 //! model dumps, both wire encodings byte for byte, the client's `send_message` texts,
 //! the server's `sum_event` replies, passthrough, routing, validation and defaults.
 //!
-//! JSON is compared as `serde_json::Value`, so `420.0` (a float) differs from `420`.
+//! JSON is compared as `tether::json::Value`, so `420.0` (a float) differs from `420`.
 #![cfg(feature = "datadivr")]
 
 use std::path::PathBuf;
 
-use serde_json::Value;
 use tether::datadivr::{
     DatadivrClient, Message,
     server::{self, Route},
 };
+use tether::json::Value;
 
 fn golden() -> Value {
     let path =
@@ -75,7 +75,7 @@ fn send_message_writes_what_the_python_client_writes() {
         .expect("client_send_message_wire_texts");
     let built = [
         DatadivrClient::build_message(
-            serde_json::json!({"numbers": [391, 29]}),
+            tether::json!({"numbers": [391, 29]}),
             "sum_event",
             None,
             "all",

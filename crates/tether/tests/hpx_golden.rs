@@ -15,8 +15,8 @@
 
 use std::{collections::VecDeque, io::Read, path::PathBuf, time::Duration};
 
-use serde_json::{Value, json};
 use tether::hpx::{HpxClient, HpxError, finalize, to_python_json};
+use tether::{json, json::Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,

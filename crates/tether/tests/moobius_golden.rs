@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use tether::json::{Map, Value};
 use tether::moobius::{
     Builders, Button, CanvasItem, ChannelInfo, Item, Items, MenuItem, MessageContent, Outbound,
     StyleItem,
@@ -42,7 +42,7 @@ where
 {
     match dataclass(value, name) {
         Some(fields) => Item::Typed(
-            serde_json::from_value(fields.clone())
+            tether::json::from_value(fields.clone())
                 .unwrap_or_else(|e| panic!("{name} fields: {e}: {fields}")),
         ),
         None => Item::from(value.clone()),

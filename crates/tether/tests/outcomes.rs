@@ -172,6 +172,24 @@ async fn a_request_timing_out_says_whether_it_was_written() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn cancelling_a_request_withdraws_it_from_the_outbox() {
+    let (raw, client, _events, mut ws, _net) = connected(config()).await;
+    let request = tokio::spawn({
+        let client = client.clone();
+        async move {
+            client
+                .request_within(raw.encode(&json!({"id": 3})), Duration::from_secs(60))
+                .await
+        }
+    });
+    assert_eq!(id_of(&next_text(&mut ws).await.unwrap()), 3);
+    assert_eq!(client.pending(), 1);
+    request.abort();
+    assert!(request.await.unwrap_err().is_cancelled());
+    assert_eq!(client.pending(), 0, "withdrawn when its future is dropped");
+}
+
+#[tokio::test(start_paused = true)]
 async fn closing_hands_back_queued_messages_as_not_sent_and_written_ones_as_unconfirmed() {
     let cfg = config();
     let (raw, client, mut events, mut ws, _net) = connected(cfg).await;

@@ -8,6 +8,7 @@ mod measure;
 mod server;
 mod workload;
 
+use crate::exit::Exit;
 use std::{
     sync::{Arc, atomic::AtomicU64, atomic::Ordering::Relaxed},
     time::{Duration, Instant},
@@ -20,8 +21,6 @@ use serde::Serialize;
 use measure::{Latency, cpu_time, latency_histogram, rss_kib};
 use server::Target;
 use workload::Plan;
-
-const FAILED: u8 = 1;
 
 /// `tether bench` arguments.
 #[derive(Debug, Args)]
@@ -119,16 +118,16 @@ pub struct Report {
 }
 
 /// Runs the subcommand; returns the exit code.
-pub async fn run(args: BenchArgs) -> u8 {
+pub async fn run(args: BenchArgs) -> Exit {
     crate::raise_fd_limit();
     match bench(&args).await {
         Ok(report) => {
             print(&report, args.json);
-            0
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("tether bench: {e}");
-            FAILED
+            Exit::FAILED
         }
     }
 }

@@ -1,25 +1,24 @@
 //! The HappyPanda X scene: the `Hpx` protocol over TCP against the hub's `hpx` endpoint,
 //! logged in as a guest; each request is acknowledged by its reply.
 
-use serde_json::json;
+use tether::json;
 use tether::{
     Client, ClientConfig, Frame, Outgoing, Started,
-    hpx::{Credentials, Hpx, Reply},
+    hpx::{Credentials, Hpx, Reply, session_request},
 };
 use tether_hub::Hub;
 
 use super::scene::{Scene, demo_number};
 
+/// The client's name in the envelope.
+const NAME: &str = "tether-demo";
+
 /// `hpx` as a guest, calling the hub's `echo` function.
-pub struct HpxScene {
-    protocol: Hpx,
-}
+pub struct HpxScene;
 
 impl HpxScene {
     pub fn new() -> Self {
-        Self {
-            protocol: Hpx::new("tether-demo").login(Credentials::Guest),
-        }
+        Self
     }
 }
 
@@ -40,7 +39,7 @@ impl Scene for HpxScene {
 
     fn start(&mut self, hub: &Hub, config: ClientConfig) -> Result<Started<Reply>, String> {
         let url = hub.url(self.endpoint()).ok_or("hub has no hpx endpoint")?;
-        Client::builder(self.protocol.clone())
+        Client::builder(Hpx::new(NAME).login(Credentials::Guest))
             .url(url)
             .config(config)
             .start()
@@ -48,8 +47,7 @@ impl Scene for HpxScene {
     }
 
     fn message(&self, n: u64) -> Outgoing {
-        self.protocol
-            .request(json!([{"fname": "echo", "msg": format!("demo {n}")}]))
+        session_request(NAME, json!([{"fname": "echo", "msg": format!("demo {n}")}]))
     }
 
     fn number_in(&self, frame: &Frame) -> Option<u64> {

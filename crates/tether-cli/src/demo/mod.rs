@@ -11,10 +11,10 @@ mod raw;
 mod scene;
 mod story;
 
+use crate::exit::Exit;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use serde_json::json;
 use tether_hub::Hub;
 
 use story::EXCHANGE;
@@ -83,12 +83,12 @@ impl Ui {
 }
 
 /// Runs the demo; returns the exit code.
-pub async fn run(args: DemoArgs) -> u8 {
+pub async fn run(args: DemoArgs) -> Exit {
     let hub = match Hub::builder().ephemeral().record(true).start().await {
         Ok(h) => h,
         Err(e) => {
             eprintln!("tether demo: cannot start the hub: {e}");
-            return 1;
+            return Exit::FAILED;
         }
     };
     if args.dashboard {
@@ -126,10 +126,13 @@ pub async fn run(args: DemoArgs) -> u8 {
         })
         .collect();
     if args.json {
-        println!(
-            "{}",
-            json!({"ok": failures.is_empty(), "platforms": reports, "failures": failures})
-        );
+        // Straight from the structs: fields in their declared order.
+        let summary = Summary {
+            ok: failures.is_empty(),
+            platforms: &reports,
+            failures: &failures,
+        };
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     } else {
         print_table(&reports);
         if failures.is_empty() {
@@ -149,7 +152,22 @@ pub async fn run(args: DemoArgs) -> u8 {
         let _ = tokio::signal::ctrl_c().await;
     }
     hub.shutdown().await;
-    u8::from(!failures.is_empty())
+    if failures.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::FAILED
+    }
+}
+
+/// `tether demo --json`: the whole run as one JSON object.
+#[derive(Serialize)]
+struct Summary<'a> {
+    /// Whether every promise held.
+    ok: bool,
+    /// One report per platform.
+    platforms: &'a [Report],
+    /// What did not hold, `platform: what`.
+    failures: &'a [String],
 }
 
 fn print_table(reports: &[Report]) {

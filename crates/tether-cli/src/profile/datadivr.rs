@@ -1,12 +1,13 @@
-//! `--profile datadivr`.
+//! `--profile datadivr`: the typed datadivr client; lines are messages.
 
-use serde_json::Value;
 use tether::{
-    Outgoing,
+    Client,
     datadivr::{DatadivrClient, Message},
+    json::Value,
 };
 
-use super::Profile;
+use super::{Delivery, Profile, Started, queue};
+use crate::connect::ConnectArgs;
 
 /// `--profile datadivr`: a line is a full message (a JSON object with `event_name`), or
 /// the shorthand `event_name [payload-json]`, sent to `--to` (default `others`).
@@ -43,8 +44,26 @@ impl DatadivrProfile {
 impl Profile for DatadivrProfile {
     type Event = Message;
 
-    fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
-        self.message(line).map(|m| DatadivrClient::outgoing(&m))
+    fn start(args: &ConnectArgs) -> Result<Started<Self>, String> {
+        // The typed client: its protocol, its builders; the engine handle for the rest.
+        let typed = DatadivrClient::new(&args.url).config(args.config());
+        let events = typed.connect().map_err(|e| e.to_string())?;
+        let client = typed.engine().ok_or("the datadivr client did not start")?;
+        Ok(Started {
+            client,
+            events,
+            profile: DatadivrProfile {
+                to: args.to.clone(),
+            },
+        })
+    }
+
+    async fn deliver(&self, client: &Client<Message>, line: &str) -> Delivery {
+        queue(
+            client,
+            self.message(line).map(|m| DatadivrClient::outgoing(&m)),
+        )
+        .await
     }
 
     fn push_data(&self, event: &Message, line: &mut String) {
@@ -81,7 +100,7 @@ mod tests {
     fn datadivr_shorthand_and_full_messages() {
         let m = dd().message(r#"sum_event {"numbers": [391, 29]}"#).unwrap();
         assert_eq!(m.event_name, "sum_event");
-        assert_eq!(m.payload, serde_json::json!({"numbers": [391, 29]}));
+        assert_eq!(m.payload, tether::json!({"numbers": [391, 29]}));
         assert_eq!(m.to, "others");
         let m = dd().message("ping").unwrap();
         assert!(m.payload.is_null());

@@ -1,12 +1,14 @@
-//! `--profile gather`.
+//! `--profile gather`: the typed Gather client (discovery or a direct engine URL); lines
+//! are actions, validated by the action builders.
 
 use serde_json::Value;
 use tether::{
-    Outgoing,
+    Client, Outgoing,
     gather::{Action, GatherClient, ServerEvent, event_to_json},
 };
 
-use super::Profile;
+use super::{Delivery, Profile, Started, queue};
+use crate::connect::ConnectArgs;
 
 /// `--profile gather`: a line is `action_name [json args]`, the action named as the SDK
 /// names it (`set_text_status`) or as the schema does (`setTextStatus`), its arguments a
@@ -40,14 +42,50 @@ impl GatherProfile {
         }
         Action::from_json(name, &args).map_err(|e| e.to_string())
     }
+
+    /// The acknowledged message a line stands for (a fresh `txnId`).
+    ///
+    /// # Errors
+    /// Why the line is not a valid action.
+    pub fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
+        let action = Self::action(line)?;
+        Ok(self.client.outgoing(&action).1)
+    }
 }
 
 impl Profile for GatherProfile {
     type Event = ServerEvent;
 
-    fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
-        let action = Self::action(line)?;
-        Ok(self.client.outgoing(&action).1)
+    fn start(args: &ConnectArgs) -> Result<Started<Self>, String> {
+        let space = args
+            .space
+            .as_ref()
+            .ok_or("--profile gather needs --space ID")?;
+        let key = args
+            .api_key
+            .as_ref()
+            .or(args.token.as_ref())
+            .ok_or("--profile gather needs --api-key KEY (or TETHER_GATHER_API_KEY)")?;
+        let mut config = args.config();
+        // The API key is the credential here: no bearer header on the upgrade.
+        config.token = None;
+        let builder = GatherClient::builder(key.as_str(), space.as_str()).config(config);
+        let typed = match &args.api {
+            Some(api) => builder.api_root(api),
+            None => builder.engine_url(&args.url),
+        }
+        .build();
+        let events = typed.connect().map_err(|e| e.to_string())?;
+        let client = typed.engine().ok_or("the gather client did not start")?;
+        Ok(Started {
+            client,
+            events,
+            profile: GatherProfile { client: typed },
+        })
+    }
+
+    async fn deliver(&self, client: &Client<ServerEvent>, line: &str) -> Delivery {
+        queue(client, self.encode_line(line)).await
     }
 
     fn push_data(&self, event: &ServerEvent, line: &mut String) {

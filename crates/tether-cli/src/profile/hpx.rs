@@ -1,15 +1,17 @@
-//! `--profile hpx`.
+//! `--profile hpx`: HappyPanda X over tcp:// or tls://; the protocol logs in (and again
+//! after each reconnect) before any line flows, and lines go through its envelope.
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
 use tether::{
-    Frame, Outgoing,
-    hpx::{Hpx, Reply},
+    Client, Frame, Outgoing,
+    hpx::{Credentials, Hpx, Limits, Reply, session_request},
+    json::{Map, Value},
+    transport::{Endpoint, Scheme},
 };
 
-use super::Profile;
-use crate::output;
+use super::{Delivery, Profile, Started, queue};
+use crate::{connect::ConnectArgs, output};
 
 /// `--profile hpx`: each line is the `data` of one request, sent in the envelope
 /// `{"session", "name", "data"}` with the session current when it is written (lines
@@ -19,8 +21,8 @@ use crate::output;
 /// deadline `--request-timeout`: HPX has no heartbeat, so a stalled server is noticed by
 /// the deadline (and TCP keepalive).
 pub struct HpxProfile {
-    /// The protocol (its session).
-    pub protocol: Hpx,
+    /// The client's name in the envelope.
+    pub name: String,
     /// Each request's deadline.
     pub deadline: Duration,
 }
@@ -69,12 +71,68 @@ impl HpxProfile {
     }
 }
 
+impl HpxProfile {
+    /// The HPX protocol, logging in after every greeting.
+    fn protocol(args: &ConnectArgs) -> Result<Hpx, String> {
+        let endpoint = Endpoint::parse(&args.url).map_err(|e| e.to_string())?;
+        if !matches!(endpoint.scheme(), Scheme::Tcp | Scheme::Tls) {
+            return Err(format!(
+                "{}: the hpx profile runs over tcp:// or tls://",
+                args.url
+            ));
+        }
+        let credentials = match (&args.user, &args.password) {
+            (Some(user), Some(password)) => Credentials::User {
+                user: user.clone(),
+                password: password.as_str().into(),
+            },
+            (None, None) => Credentials::Guest,
+            (None, Some(_)) => return Err("--password needs --user".into()),
+            (Some(_), None) => return Err("--user needs --password".into()),
+        };
+        let limits = Limits {
+            max_frame: args.max_message_size.saturating_add(1024),
+            max_payload: args.max_message_size,
+        };
+        Ok(Hpx::new(args.name.clone())
+            .limits(limits)
+            .login(credentials))
+    }
+
+    /// The request a line stands for, with `--request-timeout` as its deadline.
+    ///
+    /// # Errors
+    /// Why the line is not HPX data.
+    pub fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
+        let data = Self::data(line)?;
+        // The protocol stamps the session current when the request is written.
+        Ok(session_request(&self.name, data).with_deadline(self.deadline))
+    }
+}
+
 impl Profile for HpxProfile {
     type Event = Reply;
 
-    fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
-        let data = Self::data(line)?;
-        Ok(self.protocol.request(data).with_deadline(self.deadline))
+    fn start(args: &ConnectArgs) -> Result<Started<Self>, String> {
+        let hpx = Self::protocol(args)?;
+        let profile = HpxProfile {
+            name: hpx.name().to_owned(),
+            deadline: args.request_timeout,
+        };
+        let (client, events) = Client::builder(hpx)
+            .url(&args.url)
+            .config(args.config())
+            .start()
+            .map_err(|e| e.to_string())?;
+        Ok(Started {
+            client,
+            events,
+            profile,
+        })
+    }
+
+    async fn deliver(&self, client: &Client<Reply>, line: &str) -> Delivery {
+        queue(client, self.encode_line(line)).await
     }
 
     fn push_data(&self, event: &Reply, line: &mut String) {
@@ -95,7 +153,7 @@ impl Profile for HpxProfile {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use tether::json;
 
     use super::*;
 
@@ -143,18 +201,16 @@ mod tests {
     #[test]
     fn a_line_becomes_a_request_in_the_envelope_with_a_deadline() {
         let profile = HpxProfile {
-            protocol: Hpx::new("tether").session_id("abc"),
+            name: "tether".into(),
             deadline: Duration::from_secs(10),
         };
         let out = profile.encode_line("get_version").unwrap();
-        // The session is filled in when written (the engine's codec), not when queued.
+        // The session is stamped when written (the protocol's outbound hook), not queued.
         assert_eq!(
             out.frame().as_text().unwrap(),
-            format!(
-                r#"{{"session": "{}", "name": "tether", "data": [{{"fname": "get_version"}}]}}"#,
-                tether::hpx::SESSION_PLACEHOLDER
-            )
+            r#"{"session": "", "name": "tether", "data": [{"fname": "get_version"}]}"#
         );
+        assert!(out.is_stamped());
         assert!(out.ack().is_some(), "its reply acknowledges it");
         assert_eq!(out.deadline(), Some(Duration::from_secs(10)));
     }

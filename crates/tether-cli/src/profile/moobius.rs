@@ -1,17 +1,19 @@
-//! `--profile moobius`.
+//! `--profile moobius`: the typed Moobius client logs in (`--mode`, `--token`) on every
+//! connect and heartbeats; lines are builder calls or full messages.
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
 use tether::{
-    Frame, Outgoing, Secret,
+    Client, Frame, Outgoing, Secret,
+    json::{Map, Value},
     moobius::{
-        Body, Builders, Button, CanvasItem, Item, Items, MenuItem, MessageContent, Outbound,
-        Payload, StyleItem, kind, update_subtype,
+        Body, Builders, Button, CanvasItem, Item, Items, MenuItem, MessageContent, Mode,
+        MoobiusClient, Outbound, Payload, StyleItem, kind, update_subtype,
     },
 };
 
-use super::Profile;
+use super::{Delivery, Profile, Started, queue};
+use crate::connect::{ConnectArgs, MoobiusMode};
 
 /// `--profile moobius`: a line is a builder call `NAME {kwargs}` (the SDK's
 /// `WSClient` method and keyword arguments; `service_id`, `user_id` and `sender` default
@@ -370,11 +372,69 @@ impl MoobiusProfile {
     }
 }
 
+/// The typed moobius client and its line profile, from the flags.
+fn client(args: &ConnectArgs) -> Result<(MoobiusClient, MoobiusProfile), String> {
+    let token = args
+        .token
+        .clone()
+        .ok_or("--profile moobius needs --token (the access token for the login)")?;
+    let mode = match args.mode {
+        MoobiusMode::Service => Mode::Service {
+            service_id: args
+                .service_id
+                .clone()
+                .ok_or("--mode service needs --service-id")?,
+        },
+        MoobiusMode::User => {
+            if !args.channels.is_empty() && args.user_id.is_none() {
+                return Err("--channel needs --user-id (who joins)".into());
+            }
+            let user = args.user_id.clone().unwrap_or_default();
+            Mode::User {
+                channels: args
+                    .channels
+                    .iter()
+                    .map(|c| (user.clone(), c.clone()))
+                    .collect(),
+            }
+        }
+    };
+    let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
+    // The token goes into the login message, not into an Authorization header.
+    let mut config = args.config();
+    config.token = None;
+    let builders = Builders::new();
+    let typed = MoobiusClient::new(&args.url, mode, token.as_str())
+        .config(config)
+        .builders(builders.clone())
+        .heartbeat_every(nonzero(args.app_heartbeat))
+        .send_timeout(nonzero(args.send_timeout));
+    let profile = MoobiusProfile {
+        builders,
+        service_id: args.service_id.clone(),
+        user_id: args.user_id.clone(),
+        token: token.into(),
+        send_timeout: nonzero(args.send_timeout),
+    };
+    Ok((typed, profile))
+}
+
 impl Profile for MoobiusProfile {
     type Event = Payload;
 
-    fn encode_line(&self, line: &str) -> Result<Outgoing, String> {
-        self.message(line).map(|m| self.outgoing(&m))
+    fn start(args: &ConnectArgs) -> Result<Started<Self>, String> {
+        let (typed, profile) = client(args)?;
+        let events = typed.connect().map_err(|e| e.to_string())?;
+        let client = typed.engine().ok_or("the moobius client did not start")?;
+        Ok(Started {
+            client,
+            events,
+            profile,
+        })
+    }
+
+    async fn deliver(&self, client: &Client<Payload>, line: &str) -> Delivery {
+        queue(client, self.message(line).map(|m| self.outgoing(&m))).await
     }
 
     fn push_data(&self, event: &Payload, line: &mut String) {
@@ -408,7 +468,7 @@ impl Profile for MoobiusProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use tether::json;
 
     fn service() -> MoobiusProfile {
         MoobiusProfile {

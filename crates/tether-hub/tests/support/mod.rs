@@ -497,6 +497,36 @@ pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A driver script of `scripts/interop/`.
+pub fn interop_script(name: &str) -> std::path::PathBuf {
+    repo_root().join("scripts/interop").join(name)
+}
+
+/// An empty scratch folder `group/name` under the test target's temporary directory.
+pub fn scratch(group: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(group)
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch folder");
+    dir
+}
+
+/// A loopback port that was free a moment ago (for a child process to bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .and_then(|listener| listener.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// A file's text (lossily decoded; a note in its place if it cannot be read).
+pub fn read_lossy(path: &std::path::Path) -> String {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_else(|err| format!("<{}: {err}>", path.display()))
+}
+
 /// The python of the peers venv (`TETHER_PEERS_VENV`, absolute or relative to the
 /// repository root; scripts/test.sh sets it).
 pub fn peers_python() -> std::path::PathBuf {

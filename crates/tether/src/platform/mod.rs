@@ -6,8 +6,22 @@ pub mod raw;
 #[cfg(feature = "datadivr")]
 pub mod datadivr;
 
-#[cfg(any(feature = "datadivr", feature = "moobius", feature = "hiven"))]
+#[cfg(any(
+    feature = "datadivr",
+    feature = "moobius",
+    feature = "hiven",
+    feature = "hpx"
+))]
 mod pyjson;
+
+#[cfg(any(
+    feature = "datadivr",
+    feature = "moobius",
+    feature = "hiven",
+    feature = "gather",
+    feature = "hpx"
+))]
+mod shell;
 
 #[cfg(feature = "gather")]
 pub mod gather;

@@ -1,16 +1,17 @@
-//! Python's `json.dumps`, byte for byte: what the Python SDKs put on the wire (datadivr's
-//! client and Moobius' `WSClient`: default arguments) and what Starlette's `send_json`
-//! writes (compact, raw UTF-8). Keys in map order (serde_json's `preserve_order`), floats
-//! as Python's `repr`.
+//! Python's `json.dumps`, byte for byte, the one writer every platform uses: what the
+//! Python SDKs put on the wire (datadivr's client, Moobius' `WSClient`, the HappyPanda X
+//! client and server, Hiven's login: default arguments) and what Starlette's `send_json`
+//! writes (compact, raw UTF-8). Keys in map order (tether's ordered [`Value`]), floats as
+//! Python's `repr`.
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use crate::json::Value;
 
 /// `json.dumps(value)` with default arguments: `", "` and `": "` separators, every
 /// non-ASCII character as `\uXXXX`.
 #[must_use]
-#[cfg_attr(not(feature = "moobius"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "moobius", feature = "hpx")), allow(dead_code))]
 pub(crate) fn dumps(value: &Value) -> String {
     let mut out = String::with_capacity(128);
     write_value(&mut out, value, Style::PYTHON);
@@ -91,11 +92,14 @@ pub(crate) fn write_value(out: &mut String, value: &Value, style: Style) {
     }
 }
 
-/// Python's `float.__repr__`: the shortest round-trip digits, fixed notation for
-/// decimal exponents -4..16 (always with a fractional part), else `1e+16` / `1e-05`.
-/// Written straight into `out` (no temporary strings).
+/// Python's `float.__repr__`: the shortest digits that round-trip, correctly rounded (an
+/// exact tie goes to the even digit, as Python's `repr` does: `98309945714536.625` is
+/// `98309945714536.62`), fixed notation for decimal exponents -4..16 (always with a
+/// fractional part), else `1e+16` / `1e-05`. The digits are serde_json's (correctly
+/// rounded shortest); only the layout is Python's. Written straight into `out` (no heap
+/// allocation).
 fn write_float(out: &mut String, f: f64) {
-    if !f.is_finite() {
+    let Some(number) = serde_json::Number::from_f64(f) else {
         // serde_json values cannot hold these; kept for completeness.
         out.push_str(if f.is_nan() {
             "NaN"
@@ -105,27 +109,94 @@ fn write_float(out: &mut String, f: f64) {
             "-Infinity"
         });
         return;
-    }
+    };
     let start = out.len();
-    // `{:e}` gives the shortest round-trip digits: "4.2e2", "-1e-5".
-    let _ = write!(out, "{f:e}");
-    let Some(e_at) = out[start..].find('e').map(|i| start + i) else {
-        return;
+    let _ = write!(out, "{number}");
+    // serde_json's text ("-1.5e-7", "420.0", "1e16", "0.0001") as digits and a point.
+    let mut text = [0u8; 40];
+    let len = out.len() - start;
+    if len > text.len() {
+        return; // never: a shortest f64 has at most 17 digits and a 3-digit exponent
+    }
+    text[..len].copy_from_slice(&out.as_bytes()[start..]);
+    out.truncate(start);
+    let text = &text[..len];
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
     };
-    let Ok(exp) = out[e_at + 1..].parse::<i32>() else {
-        return;
+    let (mantissa, exp) = match text.iter().position(|b| *b == b'e' || *b == b'E') {
+        Some(i) => (
+            &text[..i],
+            std::str::from_utf8(&text[i + 1..])
+                .ok()
+                .and_then(|e| e.trim_start_matches('+').parse::<i32>().ok())
+                .unwrap_or(0),
+        ),
+        None => (text, 0),
     };
-    if (-4..16).contains(&exp) {
-        out.truncate(start);
-        let _ = write!(out, "{f}");
-        if !out[start..].contains('.') {
-            out.push_str(".0");
+    let mut digits = [0u8; 40];
+    let mut n = 0;
+    let mut point = exp; // the decimal point sits after `point` of `digits`
+    let mut seen_point = false;
+    for &b in mantissa {
+        match b {
+            b'.' => seen_point = true,
+            b'0'..=b'9' => {
+                if n == 0 && b == b'0' {
+                    // a leading zero: before the point it moves nothing, after it moves the
+                    // point left
+                    if seen_point {
+                        point -= 1;
+                    }
+                    continue;
+                }
+                digits[n] = b;
+                n += 1;
+                if !seen_point {
+                    point += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    while n > 0 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    if negative {
+        out.push('-');
+    }
+    if n == 0 {
+        out.push_str("0.0");
+        return;
+    }
+    let digit = |i: usize| char::from(digits[i]);
+    let sci_exp = point - 1;
+    if (-4..16).contains(&sci_exp) {
+        if point <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+            out.extend((0..n).map(digit));
+        } else {
+            let whole = point as usize;
+            out.extend((0..n.min(whole)).map(digit));
+            if whole >= n {
+                out.extend(std::iter::repeat_n('0', whole - n));
+                out.push_str(".0");
+            } else {
+                out.push('.');
+                out.extend((whole..n).map(digit));
+            }
         }
     } else {
-        out.truncate(e_at);
+        out.push(digit(0));
+        if n > 1 {
+            out.push('.');
+            out.extend((1..n).map(digit));
+        }
         out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let _ = write!(out, "{:02}", exp.unsigned_abs());
+        out.push(if sci_exp < 0 { '-' } else { '+' });
+        let _ = write!(out, "{:02}", sci_exp.unsigned_abs());
     }
 }
 
@@ -185,7 +256,7 @@ fn write_escape(out: &mut String, c: char) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn float_text(f: f64) -> String {
         let mut s = String::new();
@@ -208,6 +279,10 @@ mod tests {
             (123_456_789_012_345_680.0, "1.2345678901234568e+17"),
             (1e300, "1e+300"),
             (2.5e-300, "2.5e-300"),
+            (0.000_123, "0.000123"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (123.0, "123.0"),
         ] {
             assert_eq!(float_text(f), want, "{f:?}");
         }
@@ -251,24 +326,56 @@ mod tests {
         out
     }
 
-    /// The allocating float writer `write_float` replaced, as the reference.
-    fn reference_float(f: f64) -> String {
-        let sci = format!("{f:e}");
-        let (mantissa, exp) = sci.split_once('e').unwrap();
-        let exp = exp.parse::<i32>().unwrap();
-        if (-4..16).contains(&exp) {
-            let fixed = format!("{f}");
-            if fixed.contains('.') {
-                fixed
-            } else {
-                fixed + ".0"
-            }
-        } else {
-            format!(
-                "{mantissa}e{}{:02}",
-                if exp < 0 { '-' } else { '+' },
-                exp.unsigned_abs()
-            )
+    /// `repr(x)` of doubles, printed by CPython 3.11: exact ties, both notations, subnormals,
+    /// random bit patterns. Each parses to its double; `write_float` must give it back.
+    const PYTHON_REPRS: &[&str] = &[
+        "-98309945714536.62",
+        "924402250361636.2",
+        "622278123901035.2",
+        "-219878922461380.62",
+        "0.3",
+        "0.6666666666666666",
+        "1e+22",
+        "1e+23",
+        "9007199254740992.0",
+        "4.35",
+        "0.30000000000000004",
+        "1.5e-310",
+        "2.2250738585072014e-308",
+        "-1.0539756485530688e+143",
+        "-1.2143721666352482e+132",
+        "-6.360375184993316e+38",
+        "1.526087629730313e+249",
+        "-7.02551513787579e+129",
+        "1.6260771785726701e-74",
+        "-5.984009685093657e+66",
+        "4.8959585264576934e+278",
+        "-3.7634144828029947e-168",
+        "4.2301541954837196e-79",
+        "5.315422088462547e+242",
+        "7.893354548061464e-134",
+        "-6.0511296129096725e-261",
+        "-2.471417988383651e+173",
+        "-7.046717376279707e-143",
+        "-5.352667702512672e-191",
+        "3.467443581611296e+180",
+        "4.201212419249933e+250",
+        "-4.545896140860994e-14",
+        "-1.278808376866442e-123",
+        "-7.773821756658801e-157",
+        "-1.1547680013076696e+101",
+        "8.88116792998917e-231",
+        "1.0259476444142278e-264",
+        "-1.1937126864956989e+160",
+        "-7.616900394922395e-186",
+        "-9.404446511312006e+34",
+    ];
+
+    #[test]
+    fn floats_are_written_as_cpython_writes_them() {
+        for want in PYTHON_REPRS {
+            let f: f64 = want.parse().unwrap();
+            assert_eq!(&float_text(f), want);
         }
     }
 
@@ -283,24 +390,37 @@ mod tests {
         }
 
         #[test]
-        fn write_float_matches_the_reference(bits in proptest::num::u64::ANY) {
+        fn write_float_round_trips_with_the_shortest_digits_in_pythons_layout(bits in proptest::num::u64::ANY) {
             let f = f64::from_bits(bits);
             if f.is_finite() {
                 let mut got = String::from("x");
                 write_float(&mut got, f);
-                proptest::prop_assert_eq!(&got[1..], reference_float(f));
+                let got = &got[1..];
+                proptest::prop_assert_eq!(got.parse::<f64>().unwrap().to_bits(), f.to_bits());
+                // As many significant digits as Rust's shortest form (which differs from
+                // Python's only in the last digit of an exact tie).
+                let sci = format!("{f:e}");
+                let (mantissa, exp) = sci.split_once('e').unwrap();
+                let count = |s: &str| s.trim_start_matches(['-', '0', '.']).chars().filter(char::is_ascii_digit).count();
+                let (got_mantissa, _) = got.split_once('e').unwrap_or((got, ""));
+                let got_digits = got_mantissa.trim_end_matches(".0").trim_end_matches('0');
+                proptest::prop_assert_eq!(count(got_digits).max(1), count(mantissa).max(1));
+                let exp: i32 = exp.parse().unwrap();
+                if (-4..16).contains(&exp) {
+                    proptest::prop_assert!(got.contains('.') && !got.contains('e'), "{}", got);
+                } else {
+                    proptest::prop_assert!(got.contains("e+") || got.contains("e-"), "{}", got);
+                }
             }
         }
     }
 
     #[test]
     fn writes_what_python_json_dumps_writes() {
-        // Keys already sorted: the text is the same whether or not serde_json keeps
-        // insertion order (a platform feature alone, e.g. `hiven`, does not).
-        let value = json!({"a": "h\u{e9}llo \u{1f600}\n\"\u{1}", "b": [1, 2.0, -0.5, 1e16, 1e-5, null, true]});
+        let value = json!({"b": [1, 2.0, -0.5, 1e16, 1e-5, null, true], "a": "h\u{e9}llo \u{1f600}\n\"\u{1}"});
         assert_eq!(
             dumps(&value),
-            r#"{"a": "h\u00e9llo \ud83d\ude00\n\"\u0001", "b": [1, 2.0, -0.5, 1e+16, 1e-05, null, true]}"#
+            r#"{"b": [1, 2.0, -0.5, 1e+16, 1e-05, null, true], "a": "h\u00e9llo \ud83d\ude00\n\"\u0001"}"#
         );
         assert_eq!(
             dumps_compact(&json!({"a": [1.0, "é"]})),

@@ -87,6 +87,11 @@ impl<S> Coalescing<S> {
         &self.inner
     }
 
+    /// The wrapped stream, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
     /// Bytes held and not written yet.
     #[must_use]
     pub fn held(&self) -> usize {

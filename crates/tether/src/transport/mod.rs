@@ -3,6 +3,8 @@
 //! tests run the engine over `tokio::io::duplex`.
 
 mod coalesce;
+pub mod deflate;
+mod proxy;
 mod tcp;
 mod tls;
 mod ws;
@@ -17,9 +19,12 @@ use std::{
 use bytes::Bytes;
 
 pub use coalesce::{Coalescing, HOLD_LIMIT, WriteHold};
+pub use proxy::{Proxy, ProxyKind, ProxySetting, proxy_from_env};
 pub use tcp::framed;
 pub use tls::tls_connector;
 pub use ws::{from_websocket, websocket, websocket_handshake};
+
+use std::sync::Arc;
 
 use crate::{config::ClientConfig, error::ConnectionError, frame::Frame, protocol::CodecFactory};
 
@@ -28,6 +33,12 @@ use crate::{config::ClientConfig, error::ConnectionError, frame::Frame, protocol
 pub enum Received {
     /// An application message.
     Frame(Frame),
+    /// A frame the codec consumed but could not decode; the stream is still in step
+    /// ([`CodecError::Undecodable`](crate::CodecError::Undecodable)).
+    Undecodable {
+        /// Why it could not be decoded.
+        reason: String,
+    },
     /// A WebSocket ping (answered by the transport itself).
     Ping,
     /// A WebSocket pong, with its payload.
@@ -206,6 +217,8 @@ pub struct UrlConnector {
     config: ClientConfig,
     codec: Option<CodecFactory>,
     tls: Option<tokio_rustls::TlsConnector>,
+    wire: Arc<deflate::WireCounters>,
+    proxy: Option<Proxy>,
 }
 
 impl std::fmt::Debug for UrlConnector {
@@ -221,7 +234,8 @@ impl UrlConnector {
     ///
     /// # Errors
     /// [`ConnectionError::Tls`] when the CA file cannot be read, or
-    /// [`ConnectionError::InvalidUrl`] for a byte-stream URL without a codec.
+    /// [`ConnectionError::InvalidUrl`] for a byte-stream URL without a codec or a proxy
+    /// URL (configured or from the environment) that cannot be used.
     pub fn new(
         endpoint: Endpoint,
         config: ClientConfig,
@@ -237,12 +251,34 @@ impl UrlConnector {
             Scheme::Wss | Scheme::Tls => Some(tls_connector(config.ca_file.as_deref())?),
             Scheme::Ws | Scheme::Tcp => None,
         };
+        let proxy = match &config.proxy {
+            ProxySetting::Off => None,
+            ProxySetting::Url(url) => Some(url.expose().to_owned()),
+            ProxySetting::FromEnv => proxy_from_env(endpoint.scheme, &endpoint.host, |name| {
+                std::env::var(name).ok()
+            }),
+        }
+        .map(|url| Proxy::parse(&url))
+        .transpose()?;
+        if let Some(proxy) = &proxy {
+            tracing::debug!(%proxy, endpoint = %endpoint.uri, "connecting through a proxy");
+        }
         Ok(Self {
             endpoint,
             config,
             codec,
             tls,
+            wire: Arc::default(),
+            proxy,
         })
+    }
+
+    /// Counts the WebSocket bytes of every connection in `counters` (the client's
+    /// statistics do this).
+    #[must_use]
+    pub fn count_wire(mut self, counters: Arc<deflate::WireCounters>) -> Self {
+        self.wire = counters;
+        self
     }
 }
 
@@ -252,18 +288,24 @@ impl Connect for UrlConnector {
         let config = self.config.clone();
         let tls = self.tls.clone();
         let codec = self.codec.as_ref().map(|make| make());
+        let wire = self.wire.clone();
+        let proxy = self.proxy.clone();
         Box::pin(async move {
-            let tcp =
-                tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
+            let tcp = match &proxy {
+                Some(proxy) => proxy.connect(&endpoint.host, endpoint.port).await?,
+                None => {
+                    tokio::net::TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?
+                }
+            };
             tcp.set_nodelay(true)?;
             if let Some(idle) = config.tcp_keepalive {
                 tcp::set_keepalive(&tcp, idle);
             }
             match (endpoint.scheme, tls, codec) {
-                (Scheme::Ws, _, _) => websocket_handshake(tcp, &endpoint, &config).await,
+                (Scheme::Ws, _, _) => ws::handshake(tcp, &endpoint, &config, wire).await,
                 (Scheme::Wss, Some(tls), _) => {
                     let stream = tls::wrap(&tls, &endpoint.host, tcp).await?;
-                    websocket_handshake(stream, &endpoint, &config).await
+                    ws::handshake(stream, &endpoint, &config, wire).await
                 }
                 (Scheme::Tcp, _, Some(codec)) => Ok(framed(tcp, codec)),
                 (Scheme::Tls, Some(tls), Some(codec)) => {

@@ -22,11 +22,17 @@ use crate::{
 struct CodecAdapter(Box<dyn FrameCodec>);
 
 impl Decoder for CodecAdapter {
-    type Item = Frame;
+    type Item = Received;
     type Error = CodecError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
-        self.0.decode(src)
+    /// A frame, or the report of one that could not be decoded: a decode *error* would
+    /// end the stream (`Framed` yields nothing after one), though the codec is in step.
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Received>, CodecError> {
+        match self.0.decode(src) {
+            Ok(frame) => Ok(frame.map(Received::Frame)),
+            Err(CodecError::Undecodable(reason)) => Ok(Some(Received::Undecodable { reason })),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -58,7 +64,9 @@ fn map_codec(e: CodecError) -> ConnectionError {
             code: 1009,
             detail: format!("frame exceeds the limit of {limit} bytes"),
         },
-        CodecError::Malformed(detail) => ConnectionError::ProtocolViolation { code: 1002, detail },
+        CodecError::Malformed(detail) | CodecError::Undecodable(detail) => {
+            ConnectionError::ProtocolViolation { code: 1002, detail }
+        }
     }
 }
 
@@ -117,7 +125,7 @@ where
         }
         Pin::new(&mut self.framed)
             .poll_next(cx)
-            .map(|o| o.map(|r| r.map(Received::Frame).map_err(map_codec)))
+            .map(|o| o.map(|r| r.map_err(map_codec)))
     }
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectionError>> {

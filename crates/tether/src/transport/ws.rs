@@ -12,7 +12,13 @@ use http::{HeaderName, HeaderValue};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_websockets::{ClientBuilder, CloseCode, Limits, Message, WebSocketStream};
 
-use super::{BoxTransport, Coalescing, Endpoint, Received, Transport, ws_client::ClientWs};
+use std::sync::Arc;
+
+use super::{
+    BoxTransport, Coalescing, Endpoint, Received, Transport,
+    deflate::{self, Deflater, InboundFrames, NegotiationError, WireCounters, WireStream},
+    ws_client::ClientWs,
+};
 use crate::{config::ClientConfig, error::ConnectionError, frame::Frame};
 
 /// Flush before accepting more once this much is buffered: large enough that many small
@@ -29,17 +35,20 @@ fn builder(config: &ClientConfig) -> ClientBuilder<'static> {
         .config(tokio_websockets::Config::default().flush_threshold(FLUSH_THRESHOLD))
 }
 
-/// Takes over a stream on which the WebSocket upgrade already happened (client role).
+/// Takes over a stream on which the WebSocket upgrade already happened (client role;
+/// no extension was negotiated).
 pub fn websocket<S>(stream: S, config: &ClientConfig) -> BoxTransport
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let stream = WireStream::new(stream, Arc::default(), false);
     let (stream, hold) = Coalescing::new(stream);
     Box::new(ClientWs::new(
         WsTransport {
             ws: builder(config).take_over(stream),
         },
         hold,
+        None,
     ))
 }
 
@@ -53,14 +62,30 @@ where
 }
 
 /// Runs the WebSocket upgrade for `endpoint` over `stream` (TLS already done if any),
-/// sending the configured token as `Authorization: Bearer` and the extra headers.
+/// sending the configured token as `Authorization: Bearer` and the extra headers, and
+/// offering permessage-deflate unless [`ClientConfig::compression`] is off.
 ///
 /// # Errors
-/// [`ConnectionError::UpgradeRefused`] with the HTTP status when the server refuses.
+/// [`ConnectionError::UpgradeRefused`] with the HTTP status when the server refuses;
+/// [`ConnectionError::Handshake`] when its permessage-deflate answer is not one the
+/// offer allows.
 pub async fn websocket_handshake<S>(
     stream: S,
     endpoint: &Endpoint,
     config: &ClientConfig,
+) -> Result<BoxTransport, ConnectionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    handshake(stream, endpoint, config, Arc::default()).await
+}
+
+/// [`websocket_handshake`], counting the connection's bytes in `wire`.
+pub(crate) async fn handshake<S>(
+    stream: S,
+    endpoint: &Endpoint,
+    config: &ClientConfig,
+    wire: Arc<WireCounters>,
 ) -> Result<BoxTransport, ConnectionError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -83,9 +108,45 @@ where
         value.set_sensitive(true);
         b = b.add_header(name, value).map_err(map_error)?;
     }
+    let compression = config.compression;
+    if compression.enabled {
+        b = b
+            .add_header(
+                HeaderName::from_static("sec-websocket-extensions"),
+                HeaderValue::from_static(deflate::CLIENT_OFFER),
+            )
+            .map_err(map_error)?;
+    }
+    let stream = WireStream::new(stream, wire, true);
     let (stream, hold) = Coalescing::new(stream);
-    let (ws, _response) = b.connect_on(stream).await.map_err(map_error)?;
-    Ok(Box::new(ClientWs::new(WsTransport { ws }, hold)))
+    let (mut ws, response) = b.connect_on(stream).await.map_err(map_error)?;
+    let answers: Vec<&str> = response
+        .headers()
+        .get_all("sec-websocket-extensions")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let agreed = if compression.enabled {
+        deflate::parse_response(&answers)
+    } else if answers.is_empty() {
+        Ok(None)
+    } else {
+        Err(NegotiationError::UnofferedExtension(answers.join(", ")))
+    }
+    .map_err(|e| ConnectionError::handshake(e.to_string(), e))?;
+    let outbound = agreed.and_then(|p| {
+        tracing::debug!(?p, "permessage-deflate negotiated");
+        Deflater::can_compress(p.client_max_window_bits).then(|| {
+            (
+                Deflater::new(p.client_max_window_bits, p.client_no_context_takeover),
+                compression.threshold,
+            )
+        })
+    });
+    let inbound = agreed
+        .map(|p| InboundFrames::for_client(config.max_message_size, p.server_no_context_takeover));
+    ws.get_mut().get_mut().start_frames(inbound, None);
+    Ok(Box::new(ClientWs::new(WsTransport { ws }, hold, outbound)))
 }
 
 /// Maps a tokio-websockets error onto what the engine acts on.

@@ -14,6 +14,12 @@
 //! if they cannot be yet, frames keep going through tokio-websockets' queue behind them.
 //! Once a close frame was sent or received, every frame goes through tokio-websockets,
 //! which refuses data after a close.
+//!
+//! permessage-deflate: when it was negotiated, a message of at least the threshold is
+//! compressed here and sent directly with RSV1 (whatever its size); one that has to go
+//! through tokio-websockets' queue goes uncompressed (RFC 7692 lets any message be).
+//! Messages are compressed as they are written, so a message replayed after a reconnect
+//! (the outbox keeps it uncompressed) is compressed again with that connection's context.
 
 use std::{
     pin::Pin,
@@ -27,6 +33,7 @@ use tokio_websockets::Message;
 
 use super::{
     Coalescing, HOLD_LIMIT, Received, Transport, WriteHold,
+    deflate::{Deflater, WireStream},
     ws::{FLUSH_THRESHOLD, WsTransport, map_error},
 };
 use crate::{error::ConnectionError, frame::Frame};
@@ -37,7 +44,7 @@ pub(crate) const DIRECT_MAX: usize = 16 * 1024;
 
 /// A client WebSocket over a [`Coalescing`] stream.
 pub(crate) struct ClientWs<S> {
-    inner: WsTransport<Coalescing<S>>,
+    inner: WsTransport<Coalescing<WireStream<S>>>,
     hold: WriteHold,
     /// tokio-websockets may hold frames in its own queue (sent through it since its last
     /// completed flush).
@@ -45,21 +52,35 @@ pub(crate) struct ClientWs<S> {
     /// A close frame was sent or received: no more direct frames.
     closed: bool,
     rng: fastrand::Rng,
+    /// The compressor and threshold, when permessage-deflate was negotiated.
+    deflate: Option<(Deflater, usize)>,
+    /// A compressed payload on its way into the write buffer.
+    compressed: Vec<u8>,
 }
 
 impl<S> ClientWs<S> {
-    pub(crate) fn new(inner: WsTransport<Coalescing<S>>, hold: WriteHold) -> Self {
+    pub(crate) fn new(
+        inner: WsTransport<Coalescing<WireStream<S>>>,
+        hold: WriteHold,
+        deflate: Option<(Deflater, usize)>,
+    ) -> Self {
         Self {
             inner,
             hold,
             queued_inside: false,
             closed: false,
             rng: fastrand::Rng::new(),
+            deflate,
+            compressed: Vec::new(),
         }
     }
 }
 
-/// Appends one final, masked client frame carrying `payload` to `out` (RFC 6455 §5.2).
+/// Compressed-payload buffer capacity kept between messages.
+const COMPRESSED_RETAINED: usize = 64 * 1024;
+
+/// Appends one final, masked client frame carrying `payload` to `out` (RFC 6455 §5.2);
+/// `opcode` may carry RSV bits (0x40 | opcode for a compressed message).
 pub(crate) fn encode_masked(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
     let len = payload.len();
     out.reserve(len + 14);
@@ -104,6 +125,37 @@ where
         !self.closed && !self.queued_inside && frame.len() <= DIRECT_MAX
     }
 
+    /// Whether this frame is compressed (it then goes directly, whatever its size).
+    fn compress(&self, frame: &Frame) -> bool {
+        !self.closed
+            && !self.queued_inside
+            && self
+                .deflate
+                .as_ref()
+                .is_some_and(|(_, threshold)| frame.len() >= *threshold)
+    }
+
+    /// A better account of a failure the frame layer caused than tokio-websockets' own.
+    fn explain(&self, e: ConnectionError) -> ConnectionError {
+        match (
+            e,
+            self.inner
+                .ws
+                .get_ref()
+                .get_ref()
+                .inbound()
+                .and_then(|f| f.failure()),
+        ) {
+            (ConnectionError::ProtocolViolation { code, .. }, Some(failure)) => {
+                ConnectionError::ProtocolViolation {
+                    code,
+                    detail: failure.to_string(),
+                }
+            }
+            (e, _) => e,
+        }
+    }
+
     fn send_inside(&mut self, message: Message) -> Result<(), ConnectionError> {
         self.queued_inside = true;
         Pin::new(&mut self.inner.ws)
@@ -121,8 +173,10 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Received, ConnectionError>>> {
         let received = self.inner.poll_recv(cx);
-        if let Poll::Ready(Some(Ok(Received::Close { .. }))) = &received {
-            self.closed = true;
+        match received {
+            Poll::Ready(Some(Ok(Received::Close { .. }))) => self.closed = true,
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(self.explain(e)))),
+            _ => {}
         }
         received
     }
@@ -152,6 +206,32 @@ where
     }
 
     fn start_send(&mut self, frame: Frame) -> Result<(), ConnectionError> {
+        if self.compress(&frame) {
+            let opcode = if frame.is_text() { 0x41 } else { 0x42 };
+            let mut compressed = std::mem::take(&mut self.compressed);
+            compressed.clear();
+            if let Some((deflater, _)) = &mut self.deflate {
+                deflater
+                    .compress(frame.payload(), &mut compressed)
+                    .map_err(|e| ConnectionError::ProtocolViolation {
+                        code: 1011,
+                        detail: e.to_string(),
+                    })?;
+            }
+            let mask = self.rng.u32(..).to_ne_bytes();
+            encode_masked(
+                self.inner.ws.get_mut().write_buffer(),
+                opcode,
+                &compressed,
+                mask,
+            );
+            compressed.clear();
+            if compressed.capacity() > COMPRESSED_RETAINED {
+                compressed.shrink_to(COMPRESSED_RETAINED);
+            }
+            self.compressed = compressed;
+            return Ok(());
+        }
         if !self.direct(&frame) {
             let message = match frame {
                 Frame::Text(b) => Message::text(b),

@@ -1,8 +1,8 @@
 //! The typed datadivr client, after the Python SDK's `WebSocketClient`.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::{
     client::{BuildError, Client, Receipt},
@@ -11,6 +11,7 @@ use crate::{
     event::Events,
     frame::Frame,
     outgoing::Outgoing,
+    platform::shell::{Handlers, Lifecycle, Shell},
     router::BoxError,
     state::State,
 };
@@ -22,8 +23,6 @@ use super::{
 
 /// A handler for inbound messages; the message it returns (if any) is sent back.
 pub type Handler = Box<dyn FnMut(&Message) -> Result<Option<Message>, BoxError> + Send + 'static>;
-
-type SharedHandler = Arc<Mutex<Handler>>;
 
 /// Why a datadivr call failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +43,17 @@ pub enum DatadivrError {
     /// The engine did not take or deliver the message (it is in the error).
     #[error(transparent)]
     Send(#[from] SendError),
+}
+
+impl From<Lifecycle> for DatadivrError {
+    fn from(e: Lifecycle) -> Self {
+        match e {
+            Lifecycle::NotConnected => DatadivrError::NotConnected(None),
+            Lifecycle::AlreadyConnected => DatadivrError::AlreadyConnected,
+            Lifecycle::Stopped(state) => DatadivrError::Stopped(state),
+            Lifecycle::Build(e) => DatadivrError::Build(e),
+        }
+    }
 }
 
 /// A datadivr client: reconnect, WebSocket heartbeat and an ordered bounded outbox from
@@ -75,8 +85,8 @@ pub enum DatadivrError {
 pub struct DatadivrClient {
     uri: String,
     config: ClientConfig,
-    handlers: Vec<(Option<String>, SharedHandler)>,
-    inner: Arc<Mutex<Option<Client<Message>>>>,
+    handlers: Handlers<Message, Message>,
+    shell: Arc<Shell<Message>>,
 }
 
 impl std::fmt::Debug for DatadivrClient {
@@ -94,8 +104,8 @@ impl DatadivrClient {
         Self {
             uri: uri.into(),
             config: ClientConfig::default(),
-            handlers: Vec::new(),
-            inner: Arc::default(),
+            handlers: Handlers::default(),
+            shell: Arc::default(),
         }
     }
 
@@ -115,8 +125,7 @@ impl DatadivrClient {
         event: impl Into<String>,
         handler: impl FnMut(&Message) -> Result<Option<Message>, BoxError> + Send + 'static,
     ) -> Self {
-        self.handlers
-            .push((Some(event.into()), Arc::new(Mutex::new(Box::new(handler)))));
+        self.handlers.add(Some(event.into()), Box::new(handler));
         self
     }
 
@@ -126,8 +135,7 @@ impl DatadivrClient {
         mut self,
         handler: impl FnMut(&Message) -> Result<Option<Message>, BoxError> + Send + 'static,
     ) -> Self {
-        self.handlers
-            .push((None, Arc::new(Mutex::new(Box::new(handler)))));
+        self.handlers.add(None, Box::new(handler));
         self
     }
 
@@ -142,26 +150,13 @@ impl DatadivrClient {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn connect(&self) -> Result<Events<Message>, DatadivrError> {
-        let mut inner = self.lock();
-        if inner.is_some() {
-            return Err(DatadivrError::AlreadyConnected);
-        }
-        let mut builder = Client::builder(Datadivr)
-            .url(self.uri.clone())
-            .config(self.config.clone());
-        for (event, handler) in &self.handlers {
-            let handler = handler.clone();
-            let run = move |msg: &Message| {
-                let mut handler = handler.lock().unwrap_or_else(PoisonError::into_inner);
-                handler(msg).map(|reply| reply.as_ref().map(Self::outgoing))
-            };
-            builder = match event {
-                Some(name) => builder.on(name.clone(), run),
-                None => builder.on_any(run),
-            };
-        }
-        let (client, events) = builder.start()?;
-        *inner = Some(client);
+        let events = self.shell.attach(false, || {
+            let builder = Client::builder(Datadivr)
+                .url(self.uri.clone())
+                .config(self.config.clone());
+            let started = self.handlers.install(builder, Self::outgoing).start()?;
+            Ok((started, ()))
+        })?;
         Ok(events)
     }
 
@@ -171,8 +166,7 @@ impl DatadivrClient {
     /// [`DatadivrError::NotConnected`] when not connected, or [`DatadivrError::Stopped`]
     /// with the final state when the client stopped first.
     pub async fn ready(&self) -> Result<(), DatadivrError> {
-        let client = self.engine().ok_or(DatadivrError::NotConnected(None))?;
-        client.ready().await.map_err(DatadivrError::Stopped)
+        Ok(self.shell.ready().await?)
     }
 
     /// Sends `{event_name, payload, to, message}` like the SDK's
@@ -260,31 +254,26 @@ impl DatadivrClient {
     /// client was not connected. Sending afterwards fails with
     /// [`DatadivrError::NotConnected`] until the next [`DatadivrClient::connect`].
     pub async fn disconnect(&self) -> Option<State> {
-        let client = self.lock().take()?;
-        Some(client.close().await)
+        self.shell.close().await
     }
 
     /// Whether [`DatadivrClient::connect`] was called and not undone by `disconnect`.
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.lock().is_some()
+        self.shell.is_attached()
     }
 
     /// The engine handle (state watch, statistics, raw sends) while connected.
     #[must_use]
     pub fn engine(&self) -> Option<Client<Message>> {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<Client<Message>>> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shell.engine()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[tokio::test]
     async fn sending_before_connect_or_after_disconnect_is_not_connected() {

@@ -2,8 +2,8 @@
 //! encodings: the client's (Python `json.dumps` defaults) and the server's (Starlette
 //! `send_json`: compact, raw UTF-8).
 
+use crate::json::Value;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::platform::pyjson;
 
@@ -21,8 +21,8 @@ pub const FROM_SERVER: &str = "server";
 /// `from_id`, `message`); unknown fields are ignored when parsing.
 ///
 /// ```
-/// use tether::datadivr::Message;
-/// use serde_json::json;
+/// use tether::{datadivr::Message, json};
+/// // `tether::json!` keeps keys in the order written (a `serde_json::Value` converts too).
 /// let msg = Message::new("sum_event").payload(json!({"numbers": [391, 29]})).to("all");
 /// assert_eq!(
 ///     msg.client_wire_text(),
@@ -142,13 +142,13 @@ impl Message {
         if !value.is_object() {
             return Err(ParseError::NotAnObject);
         }
-        serde_json::from_value(value).map_err(|e| ParseError::Invalid(e.to_string()))
+        crate::json::from_value(value).map_err(|e| ParseError::Invalid(e.to_string()))
     }
 
     /// The model dump as a JSON value.
     #[must_use]
     pub fn to_value(&self) -> Value {
-        let mut map = serde_json::Map::new();
+        let mut map = crate::json::Map::new();
         map.insert("event_name".into(), Value::String(self.event_name.clone()));
         map.insert("payload".into(), self.payload.clone());
         map.insert("to".into(), Value::String(self.to.clone()));
@@ -258,7 +258,7 @@ fn write_wire(out: &mut String, fields: &WireFields<'_>, style: pyjson::Style) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn defaults_apply_and_unknown_fields_are_ignored() {

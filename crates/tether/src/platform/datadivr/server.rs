@@ -1,7 +1,7 @@
 //! The server side of the model, shared with the hub: routing by `to` and the real
 //! server's built-in handlers (`sum_event`, `get_node_info`), as recorded from datadivr 0.3.
 
-use serde_json::{Value, json};
+use crate::{json, json::Value};
 
 use super::model::{FROM_SERVER, Message, TO_ALL, TO_OTHERS};
 

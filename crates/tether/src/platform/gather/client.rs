@@ -3,7 +3,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
     task::{Context, Poll},
     time::Duration,
 };
@@ -15,6 +15,7 @@ use crate::{
     event::Events,
     frame::Frame,
     outgoing::Outgoing,
+    platform::shell::{Lifecycle, Shell},
     router::BoxError,
     secret::Secret,
     state::State,
@@ -29,6 +30,7 @@ use super::{
     protocol::{DEFAULT_HEARTBEAT, Gather},
     txn::TxnIds,
 };
+use tokio::sync::watch;
 
 /// The callback: every server event, with the client (the SDK's `callback(client, batch)`,
 /// one call per event of each batch).
@@ -66,6 +68,17 @@ pub enum GatherError {
     /// The producer given to [`GatherClient::run`] failed.
     #[error("producer failed: {0}")]
     Producer(BoxError),
+}
+
+impl From<Lifecycle> for GatherError {
+    fn from(e: Lifecycle) -> Self {
+        match e {
+            Lifecycle::NotConnected => GatherError::NotConnected(None),
+            Lifecycle::AlreadyConnected => GatherError::AlreadyConnected,
+            Lifecycle::Stopped(state) => GatherError::Stopped(state),
+            Lifecycle::Build(e) => GatherError::Build(e),
+        }
+    }
 }
 
 /// Sets up a [`GatherClient`].
@@ -195,8 +208,7 @@ impl GatherClientBuilder {
                 log_level: self.log_level,
                 token: self.token,
                 txn: TxnIds::new(),
-                user_id: Arc::default(),
-                engine: Mutex::new(None),
+                shell: Shell::default(),
             }),
         }
     }
@@ -214,8 +226,8 @@ struct Inner {
     log_level: tracing::Level,
     token: Option<Secret>,
     txn: TxnIds,
-    user_id: Arc<Mutex<Option<String>>>,
-    engine: Mutex<Option<Client<ServerEvent>>>,
+    /// The engine, with the protocol's user id feed.
+    shell: Shell<ServerEvent, watch::Receiver<Option<String>>>,
 }
 
 /// A Gather client: discovery, `init` → `ready` on every connection, heartbeats,
@@ -300,10 +312,9 @@ impl GatherClient {
     #[must_use]
     pub fn user_id(&self) -> Option<String> {
         self.inner
-            .user_id
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .shell
+            .extra(|user_id| user_id.borrow().clone())
+            .flatten()
     }
 
     fn target(&self) -> String {
@@ -327,12 +338,11 @@ impl GatherClient {
         }
     }
 
-    /// The protocol this client runs (shares its `txnId` source and user id).
+    /// The protocol this client runs (shares its `txnId` source).
     fn protocol(&self) -> Gather {
         let mut protocol = Gather::new(&self.inner.space_id, self.inner.api_key.clone())
             .heartbeat_every(self.inner.heartbeat)
-            .txn_ids(self.inner.txn.clone())
-            .user_id_cell(self.inner.user_id.clone());
+            .txn_ids(self.inner.txn.clone());
         if let Some(token) = &self.inner.token {
             protocol = protocol.with_token(token.clone());
         }
@@ -351,39 +361,39 @@ impl GatherClient {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn connect(&self) -> Result<Events<ServerEvent>, GatherError> {
-        let mut engine = self.lock();
-        if engine.is_some() {
-            return Err(GatherError::AlreadyConnected);
-        }
-        let config = self.inner.config.clone();
-        let mut builder = Client::builder(self.protocol()).config(config.clone());
-        builder = match (&self.inner.connector, &self.inner.engine_url) {
-            (Some(connector), _) => builder.connector(ConnectorHandle(connector.clone())),
-            (None, Some(url)) => builder.url(url.clone()),
-            (None, None) => {
-                let http = http_client(config.ca_file.as_deref(), config.connect_timeout)
-                    .map_err(|e| BuildError::Connection(crate::error::ConnectionError::from(e)))?;
-                builder.connector(DiscoveryConnector {
-                    http,
-                    api_root: self.inner.api_root.clone(),
-                    space_id: self.inner.space_id.clone(),
-                    api_key: self.inner.api_key.clone(),
-                    config,
-                })
+        let events = self.inner.shell.attach(false, || {
+            let config = self.inner.config.clone();
+            let protocol = self.protocol();
+            let user_id = protocol.user_ids();
+            let mut builder = Client::builder(protocol).config(config.clone());
+            builder = match (&self.inner.connector, &self.inner.engine_url) {
+                (Some(connector), _) => builder.connector(ConnectorHandle(connector.clone())),
+                (None, Some(url)) => builder.url(url.clone()),
+                (None, None) => {
+                    let http = http_client(config.ca_file.as_deref(), config.connect_timeout)
+                        .map_err(|e| {
+                            BuildError::Connection(crate::error::ConnectionError::from(e))
+                        })?;
+                    builder.connector(DiscoveryConnector {
+                        http,
+                        api_root: self.inner.api_root.clone(),
+                        space_id: self.inner.space_id.clone(),
+                        api_key: self.inner.api_key.clone(),
+                        config,
+                    })
+                }
+            };
+            if let Some(callback) = &self.inner.callback {
+                let callback = callback.clone();
+                let client = self.clone();
+                builder = builder.on_any(move |event| {
+                    let mut callback = callback.lock().unwrap_or_else(PoisonError::into_inner);
+                    callback(&client, event);
+                    Ok(None)
+                });
             }
-        };
-        if let Some(callback) = &self.inner.callback {
-            let callback = callback.clone();
-            let client = self.clone();
-            builder = builder.on_any(move |event| {
-                let mut callback = callback.lock().unwrap_or_else(PoisonError::into_inner);
-                callback(&client, event);
-                Ok(None)
-            });
-        }
-        let (client, events) = builder.start()?;
-        *engine = Some(client);
-        drop(engine);
+            Ok((builder.start()?, user_id))
+        })?;
         self.log(
             tracing::Level::DEBUG,
             &format!("connecting to {}", self.target()),
@@ -397,8 +407,7 @@ impl GatherClient {
     /// [`GatherError::NotConnected`], or [`GatherError::Stopped`] when the client stopped
     /// first (a refused API key, say).
     pub async fn ready(&self) -> Result<(), GatherError> {
-        let client = self.engine().ok_or(GatherError::NotConnected(None))?;
-        client.ready().await.map_err(GatherError::Stopped)?;
+        self.inner.shell.ready().await?;
         self.log(
             tracing::Level::INFO,
             &format!("connected as user {}", self.user_id().unwrap_or_default()),
@@ -467,8 +476,7 @@ impl GatherClient {
     /// Closes the connection and stops the client; returns the final state, `None` if it
     /// was not connected. Unacknowledged actions are handed back through their receipts.
     pub async fn close(&self) -> Option<State> {
-        let client = self.lock().take()?;
-        let state = client.close().await;
+        let state = self.inner.shell.close().await?;
         self.log(tracing::Level::DEBUG, "closed");
         Some(state)
     }
@@ -476,20 +484,13 @@ impl GatherClient {
     /// Whether [`GatherClient::connect`] was called and not undone by `close`.
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.lock().is_some()
+        self.inner.shell.is_attached()
     }
 
     /// The engine handle (state watch, statistics, raw sends) while connected.
     #[must_use]
     pub fn engine(&self) -> Option<Client<ServerEvent>> {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<Client<ServerEvent>>> {
-        self.inner
-            .engine
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.shell.engine()
     }
 }
 

@@ -60,13 +60,15 @@ pub enum ActionError {
     },
 }
 
+/// The schema's `FileDescriptorSet` (protobuf bytes), as `build.rs` compiled it: what
+/// another runtime (Python's `protobuf`) needs to build the same message classes.
+pub const DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/gather_descriptor.bin"));
+
 fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
-        DescriptorPool::decode(
-            &include_bytes!(concat!(env!("OUT_DIR"), "/gather_descriptor.bin"))[..],
-        )
-        .expect("the descriptor set build.rs wrote decodes")
+        DescriptorPool::decode(DESCRIPTOR_SET).expect("the descriptor set build.rs wrote decodes")
     })
 }
 

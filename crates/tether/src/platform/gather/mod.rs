@@ -59,7 +59,7 @@ pub use actions::{
     ACTION_COUNT, ActionInfo, ArgInfo, EventInfo, available_actions, find_action, server_events,
 };
 pub use client::{ActionReceipt, Callback, GatherClient, GatherClientBuilder, GatherError};
-pub use json::{ActionError, action_to_json, batch_to_json, event_to_json};
+pub use json::{ActionError, DESCRIPTOR_SET, action_to_json, batch_to_json, event_to_json};
 pub use model::{
     Action, ServerEvent, ack_key, decode_action, decode_batch, encode_action, encode_action_to,
     encode_batch, encoded_action_len, space_id,

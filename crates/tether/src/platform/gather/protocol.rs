@@ -1,10 +1,9 @@
 //! The Gather client state machine: `init` → `ready{id}` on every connection, the
 //! `clientHeartbeat`, and `transactionStatus` acknowledgements.
 
-use std::{
-    sync::{Arc, Mutex, PoisonError},
-    time::Duration,
-};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::{
     error::ConnectionError,
@@ -41,7 +40,8 @@ pub struct Gather {
     auth: GatherAuth,
     heartbeat: Duration,
     txn: TxnIds,
-    user_id: Arc<Mutex<Option<String>>>,
+    /// The user id of the current session, published (see [`Gather::user_ids`]).
+    user_id: watch::Sender<Option<String>>,
     awaiting_ready: bool,
 }
 
@@ -61,7 +61,7 @@ impl Gather {
             auth: GatherAuth::ApiKey(api_key.into()),
             heartbeat: DEFAULT_HEARTBEAT,
             txn: TxnIds::new(),
-            user_id: Arc::default(),
+            user_id: watch::Sender::new(None),
             awaiting_ready: false,
         }
     }
@@ -87,11 +87,11 @@ impl Gather {
         self
     }
 
-    /// Shares the cell where the user id of the current session is kept.
+    /// Follows the user id of the current session (set by `ready`, cleared when the
+    /// connection ends). Take it before handing the protocol to the engine.
     #[must_use]
-    pub fn user_id_cell(mut self, cell: Arc<Mutex<Option<String>>>) -> Self {
-        self.user_id = cell;
-        self
+    pub fn user_ids(&self) -> watch::Receiver<Option<String>> {
+        self.user_id.subscribe()
     }
 
     /// The `init` action this protocol sends (dry run; `txnId` not included).
@@ -107,10 +107,7 @@ impl Gather {
     /// The user id of the current session (from `ready`), if logged in.
     #[must_use]
     pub fn user_id(&self) -> Option<String> {
-        self.user_id
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.user_id.borrow().clone()
     }
 
     fn frame(&self, action: &Action) -> Frame {
@@ -149,8 +146,7 @@ impl Protocol for Gather {
             match &first {
                 Some(ServerEvent::Ready(ready)) => {
                     self.awaiting_ready = false;
-                    *self.user_id.lock().unwrap_or_else(PoisonError::into_inner) =
-                        Some(ready.id.clone());
+                    self.user_id.send_replace(Some(ready.id.clone()));
                     tracing::info!(user_id = %ready.id, "gather: ready");
                     out.ready();
                     // The SDK sends its first heartbeat as soon as it is connected.
@@ -210,7 +206,7 @@ impl Protocol for Gather {
 
     fn on_close(&mut self) {
         self.awaiting_ready = false;
-        *self.user_id.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.user_id.send_replace(None);
     }
 }
 

@@ -16,6 +16,7 @@ use crate::{
     client::{BuildError, Client},
     config::ClientConfig,
     event::{Event, Events},
+    platform::shell::{Lifecycle, Shell},
     secret::Secret,
     state::State,
     transport::Connect,
@@ -65,6 +66,17 @@ pub enum HivenError {
     /// A queued post was dropped unposted: its runtime shut down.
     #[error("the posting task ended before the message was posted")]
     PostAbandoned,
+}
+
+impl From<Lifecycle> for HivenError {
+    fn from(e: Lifecycle) -> Self {
+        match e {
+            Lifecycle::NotConnected => HivenError::NotConnected,
+            Lifecycle::AlreadyConnected => HivenError::AlreadyConnected,
+            Lifecycle::Stopped(state) => HivenError::Stopped(state),
+            Lifecycle::Build(e) => HivenError::Build(e),
+        }
+    }
 }
 
 impl HivenError {
@@ -278,7 +290,7 @@ impl HivenClientBuilder {
                 post_retry: self.post_retry,
                 poster: OnceLock::new(),
                 connector: Mutex::new(self.connector),
-                engine: Mutex::new(None),
+                shell: Shell::default(),
                 user: Arc::default(),
                 handler_errors: AtomicU64::new(0),
             }),
@@ -298,7 +310,7 @@ struct Inner {
     /// Started by the first queued post (it needs a runtime).
     poster: OnceLock<Poster>,
     connector: Mutex<Option<Box<dyn Connect>>>,
-    engine: Mutex<Option<Client<SwarmMessage>>>,
+    shell: Shell<SwarmMessage>,
     user: Arc<Mutex<Option<User>>>,
     handler_errors: AtomicU64,
 }
@@ -469,28 +481,23 @@ impl HivenClient {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn connect(&self) -> Result<Events<SwarmMessage>, HivenError> {
-        let mut engine = lock(&self.inner.engine);
-        if engine
-            .as_ref()
-            .is_some_and(|c| !c.state().borrow().is_closed())
-        {
-            return Err(HivenError::AlreadyConnected);
-        }
-        let user = self.inner.user.clone();
-        let mut builder = Client::builder(self.protocol())
-            .config(self.inner.config.clone())
-            .on("INIT_STATE", move |m: &SwarmMessage| {
-                if let SwarmEvent::InitState(init) = &m.event {
-                    *lock(&user) = Some(init.user.clone());
-                }
-                Ok(None)
-            });
-        builder = match lock(&self.inner.connector).take() {
-            Some(mut connector) => builder.connector(move || connector.connect()),
-            None => builder.url(self.inner.swarm_url.clone()),
-        };
-        let (client, events) = builder.start()?;
-        *engine = Some(client);
+        // A client whose engine stopped (closed, or a fatal error) may connect again.
+        let events = self.inner.shell.attach(true, || {
+            let user = self.inner.user.clone();
+            let mut builder = Client::builder(self.protocol())
+                .config(self.inner.config.clone())
+                .on("INIT_STATE", move |m: &SwarmMessage| {
+                    if let SwarmEvent::InitState(init) = &m.event {
+                        *lock(&user) = Some(init.user.clone());
+                    }
+                    Ok(None)
+                });
+            builder = match lock(&self.inner.connector).take() {
+                Some(mut connector) => builder.connector(move || connector.connect()),
+                None => builder.url(self.inner.swarm_url.clone()),
+            };
+            Ok((builder.start()?, ()))
+        })?;
         Ok(events)
     }
 
@@ -553,8 +560,7 @@ impl HivenClient {
     /// # Errors
     /// [`HivenError::NotConnected`], or [`HivenError::Stopped`] when it stopped first.
     pub async fn wait_ready(&self) -> Result<(), HivenError> {
-        let engine = self.engine().ok_or(HivenError::NotConnected)?;
-        engine.ready().await.map_err(HivenError::Stopped)
+        Ok(self.inner.shell.ready().await?)
     }
 
     /// Sends `content` to a room through the REST API and returns the created message.
@@ -615,18 +621,19 @@ impl HivenClient {
     /// Closes the connection (close handshake, bounded by the close timeout) and returns
     /// the final state; `None` if it was not connected.
     pub async fn close(&self) -> Option<State> {
-        let engine = lock(&self.inner.engine).clone()?;
+        // The engine stays attached, closed: its state reads `CLOSED`.
+        let engine = self.inner.shell.engine()?;
         Some(engine.close().await)
     }
 
     /// The engine handle (state watch, statistics) once connected.
     #[must_use]
     pub fn engine(&self) -> Option<Client<SwarmMessage>> {
-        lock(&self.inner.engine).clone()
+        self.inner.shell.engine()
     }
 
     fn state(&self) -> Option<State> {
-        self.engine().map(|e| e.state().borrow().clone())
+        self.inner.shell.state()
     }
 
     /// `OPENING`, `OPEN`, `CLOSING` or `CLOSED`, from the engine state (`CLOSED` before

@@ -12,25 +12,40 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::{backoff::Backoff, config::BackoffConfig};
+
 use super::{
     client::HivenError,
     http::{HivenHttp, HttpError, HttpRequest},
     model::Message,
 };
 
-/// How a queued post is tried again.
+/// How a queued post is tried again: the engine's reconnect backoff (exponential, full
+/// jitter, capped), applied to one post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PostRetry {
     /// Attempts per message, the first included (0 counts as 1).
     pub attempts: u32,
-    /// The wait before the second attempt, doubled before each later one…
+    /// The bound of the wait before the second attempt, doubled before each later one…
     pub base: Duration,
     /// …up to this.
     pub cap: Duration,
 }
 
+impl PostRetry {
+    /// The backoff between the attempts of one post.
+    fn backoff(self) -> Backoff {
+        Backoff::new(BackoffConfig {
+            base: self.base,
+            cap: self.cap.max(self.base),
+            max_attempts: Some(self.attempts.saturating_sub(1)),
+            seed: None,
+        })
+    }
+}
+
 impl Default for PostRetry {
-    /// 5 attempts, waiting 250 ms, 500 ms, 1 s and 2 s between them.
+    /// 5 attempts, waiting at most 250 ms, 500 ms, 1 s and 2 s between them.
     fn default() -> Self {
         Self {
             attempts: 5,
@@ -104,16 +119,15 @@ pub(crate) async fn post(
     retry: PostRetry,
     request: &HttpRequest,
 ) -> Result<Message, HttpError> {
-    let mut delay = retry.base;
-    let mut attempt = 1;
+    let mut backoff = retry.backoff();
     loop {
         match http.call::<Message>(request.clone()).await {
             Ok(message) => return Ok(message),
-            Err(error) if error.is_retryable() && attempt < retry.attempts => {
-                tracing::info!(attempt, %error, url = %request.url, "hiven: post failed; trying again");
+            Err(error) if error.is_retryable() && !backoff.exhausted() => {
+                let delay = backoff.next_delay();
+                let attempt = backoff.attempt();
+                tracing::info!(attempt, %error, url = %request.url, ?delay, "hiven: post failed; trying again");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(retry.cap.max(retry.base));
-                attempt += 1;
             }
             Err(error) => return Err(error),
         }

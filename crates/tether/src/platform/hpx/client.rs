@@ -4,13 +4,14 @@
 use std::{
     path::PathBuf,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
 
-use serde_json::Value;
+use crate::json::Value;
+use tokio::sync::watch;
 
 use crate::{
     client::Client,
@@ -18,15 +19,16 @@ use crate::{
     error::{RequestError, SendError},
     event::Events,
     frame::Frame,
+    platform::shell::{Lifecycle, Shell},
     secret::Secret,
     state::State,
 };
 
 use super::{
-    codec::{Limits, SESSION_PLACEHOLDER},
+    codec::Limits,
     error::HpxError,
     model::{AUTHENTICATED, Message, REQUEST_AUTH},
-    protocol::{Credentials, Hpx, HpxState, Reply, request},
+    protocol::{Credentials, Hpx, HpxStatus, Reply, request, session_request},
 };
 
 /// The SDK's default port.
@@ -60,7 +62,12 @@ const NO_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 /// Like the SDK, it never reconnects by default, and a closed client cannot connect
 /// again. With [`HpxClient::auto_reconnect`] the engine reconnects with backoff and
 /// re-handshakes with the last accepted credentials before replaying unanswered
-/// requests (an HPX reply acknowledges its request, so nothing is lost).
+/// requests (an HPX reply acknowledges its request, so nothing is lost). The client adds
+/// no reconnect of its own: once the engine stops (a refused login, the attempt limit),
+/// [`HpxClient::connect`] starts a new one.
+///
+/// What the client reports of the session (session id, acceptance, the greeting's
+/// version) is what the protocol learned from the wire, published as [`HpxStatus`].
 pub struct HpxClient {
     name: String,
     host: String,
@@ -71,8 +78,13 @@ pub struct HpxClient {
     auto_reconnect: bool,
     limits: Limits,
     config: ClientConfig,
-    state: Arc<Mutex<HpxState>>,
-    engine: Mutex<Option<Client<Reply>>>,
+    /// The session id to start with (the SDK's `session_id`).
+    preset_session: String,
+    /// The engine, with the protocol's status feed.
+    shell: Shell<Reply, watch::Receiver<HpxStatus>>,
+    /// The credentials of the last handshake the server accepted.
+    accepted_credentials: Mutex<Option<Credentials>>,
+    /// The credentials of the last handshake tried (scrubbed from errors).
     last_attempt: Mutex<Option<Credentials>>,
     closed: AtomicBool,
 }
@@ -91,13 +103,8 @@ impl std::fmt::Debug for HpxClient {
 impl HpxClient {
     /// A client called `name` for `localhost:7007`, plain TCP, 10 s timeout.
     pub fn new(name: impl Into<String>) -> Self {
-        let name = name.into();
         Self {
-            state: Arc::new(Mutex::new(HpxState {
-                name: name.clone(),
-                ..HpxState::default()
-            })),
-            name,
+            name: name.into(),
             host: DEFAULT_HOST.into(),
             port: DEFAULT_PORT,
             tls: false,
@@ -106,7 +113,9 @@ impl HpxClient {
             auto_reconnect: false,
             limits: Limits::default(),
             config: ClientConfig::default(),
-            engine: Mutex::new(None),
+            preset_session: String::new(),
+            shell: Shell::default(),
+            accepted_credentials: Mutex::new(None),
             last_attempt: Mutex::new(None),
             closed: AtomicBool::new(false),
         }
@@ -128,8 +137,8 @@ impl HpxClient {
 
     /// Uses this session id: the client is accepted once connected, with no handshake.
     #[must_use]
-    pub fn session_id(self, session: impl Into<String>) -> Self {
-        self.lock_state().session = session.into();
+    pub fn session_id(mut self, session: impl Into<String>) -> Self {
+        self.preset_session = session.into();
         self
     }
 
@@ -227,12 +236,11 @@ impl HpxClient {
         }
     }
 
-    fn lock_state(&self) -> MutexGuard<'_, HpxState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn lock_engine(&self) -> MutexGuard<'_, Option<Client<Reply>>> {
-        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    /// What the protocol of the current connection published; the default when none.
+    fn status(&self) -> HpxStatus {
+        self.shell
+            .extra(|status| status.borrow().clone())
+            .unwrap_or_default()
     }
 
     fn client_error(&self, msg: impl Into<String>) -> HpxError {
@@ -259,15 +267,10 @@ impl HpxClient {
     /// Replaces known passwords in `text`.
     fn scrub(&self, text: &str) -> String {
         let mut text = text.to_owned();
-        if let Some(c) = &self.lock_state().credentials {
-            text = c.scrub(&text);
-        }
-        if let Some(c) = &*self
-            .last_attempt
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-        {
-            text = c.scrub(&text);
+        for credentials in [&self.accepted_credentials, &self.last_attempt] {
+            if let Some(c) = &*lock(credentials) {
+                text = c.scrub(&text);
+            }
         }
         text
     }
@@ -311,27 +314,44 @@ impl HpxClient {
         if let Some(path) = &self.ca_file {
             config.ca_file = Some(path.clone());
         }
-        {
-            let mut state = self.lock_state();
-            state.relogin = self.auto_reconnect;
-            if let Some(Credentials::User { password, .. }) = &state.credentials {
-                // The engine scrubs its logs and events of the token.
-                config.token = Some(password.clone());
+        // With auto-reconnect a new engine goes on where the last one stopped: it
+        // re-logs in with what the server accepted. Without, a new connection starts
+        // unauthenticated, as the SDK's.
+        let accepted = lock(&self.accepted_credentials).clone();
+        let mut protocol = Hpx::new(self.name.clone()).limits(self.limits);
+        let mut session = self.preset_session.clone();
+        if self.auto_reconnect {
+            protocol = protocol.relogin(true, accepted.clone());
+            if accepted.is_some() && session.is_empty() {
+                session = self.status().session;
             }
         }
-        let protocol = Hpx::with_state(self.state.clone(), self.limits);
-        let (client, events) = Client::builder(protocol)
-            .url(self.url())
-            .config(config)
-            .start()
-            .map_err(|e| self.client_error(e.to_string()))?;
-        let outcome = tokio::time::timeout(timeout, client.ready()).await;
-        match outcome {
-            Ok(Ok(())) => {
-                *self.lock_engine() = Some(client);
-                Ok(want_events.then_some(events))
+        protocol = protocol.session_id(session);
+        for credentials in [accepted, lock(&self.last_attempt).clone()] {
+            if let Some(Credentials::User { password, .. }) = credentials {
+                // The engine scrubs its logs and events of passwords.
+                config.redact.push(password);
             }
+        }
+        let status = protocol.status();
+        let url = self.url();
+        let events = self
+            .shell
+            .attach(true, move || {
+                let started = Client::builder(protocol).url(url).config(config).start()?;
+                Ok((started, status))
+            })
+            .map_err(|e| match e {
+                Lifecycle::Build(e) => self.client_error(e.to_string()),
+                _ => self.client_error("already connected"),
+            })?;
+        let client = self
+            .engine()
+            .ok_or_else(|| self.client_error("not connected"))?;
+        match tokio::time::timeout(timeout, client.ready()).await {
+            Ok(Ok(())) => Ok(want_events.then_some(events)),
             Ok(Err(state)) => {
+                self.shell.detach();
                 let reason = match state {
                     State::Closed { reason, .. } => reason.to_string(),
                     other => format!("{other:?}"),
@@ -339,6 +359,7 @@ impl HpxClient {
                 Err(self.disconnect_error(reason))
             }
             Err(_) => {
+                self.shell.detach();
                 client.close().await;
                 Err(self.connection_error(format!("no greeting within {timeout:?}")))
             }
@@ -348,12 +369,21 @@ impl HpxClient {
     /// The engine handle while connected (state watch, statistics).
     #[must_use]
     pub fn engine(&self) -> Option<Client<Reply>> {
-        self.lock_engine().clone()
+        self.shell.engine()
     }
 
     /// Sends one request and waits for its reply.
     async fn exchange(&self, frame: Frame, check_auth: bool) -> Result<Reply, HpxError> {
-        let client = self.usable_engine().await?;
+        self.exchange_request(request(frame), check_auth).await
+    }
+
+    /// Sends one request (acknowledged by its reply) and waits for the reply.
+    async fn exchange_request(
+        &self,
+        request: crate::Outgoing,
+        check_auth: bool,
+    ) -> Result<Reply, HpxError> {
+        let client = self.usable_engine()?;
         if check_auth && !self.accepted() {
             return Err(HpxError::AuthRequired {
                 name: self.name.clone(),
@@ -361,12 +391,17 @@ impl HpxClient {
             });
         }
         let timeout = self.timeout_or_none();
-        match client.request_within(request(frame), timeout).await {
+        match client.request_within(request, timeout).await {
             Ok(reply) => Ok(reply),
             Err(RequestError::Timeout { .. }) => {
-                // A late reply must not answer the next request: end this connection
-                // (in the background: a stalled peer would hold up the close).
-                self.drop_engine_soon();
+                // A late reply must not answer the next request: end this connection.
+                // With auto-reconnect the engine makes a new one (re-handshake, replay);
+                // without, the client is disconnected, as the SDK's.
+                if self.auto_reconnect {
+                    client.reconnect();
+                } else {
+                    self.drop_engine_soon();
+                }
                 Err(self.connection_error(format!("timed out after {timeout:?}")))
             }
             Err(RequestError::Send(SendError::TooLarge { size, limit, .. })) => {
@@ -390,49 +425,26 @@ impl HpxClient {
         }
     }
 
-    /// The engine, reconnecting first when auto-reconnect is on and it had stopped.
-    async fn usable_engine(&self) -> Result<Client<Reply>, HpxError> {
-        let engine = self.engine();
-        match engine {
+    /// The engine, if one is running (a stopped one stays stopped: `connect` again).
+    fn usable_engine(&self) -> Result<Client<Reply>, HpxError> {
+        match self.engine() {
             Some(c) if !c.state().borrow().is_closed() => Ok(c),
-            _ if self.auto_reconnect
-                && !self.closed.load(Ordering::SeqCst)
-                && self.lock_state().credentials.is_some() =>
-            {
-                self.drop_engine().await;
-                self.connect().await?;
-                self.engine()
-                    .ok_or_else(|| self.disconnect_error("Server disconnected"))
-            }
             _ => {
                 Err(self.client_error(format!("Client '{}' is not connected to server", self.name)))
             }
         }
     }
 
+    /// Detaches the engine and closes it in the background (a stalled peer would hold
+    /// up the close).
     fn drop_engine_soon(&self) {
-        if let Some(client) = self.lock_engine().take() {
+        if let Some(client) = self.shell.detach() {
             tokio::spawn(async move { client.close().await });
         }
-        self.forget_connection();
     }
 
     async fn drop_engine(&self) {
-        let engine = self.lock_engine().take();
-        if let Some(client) = engine {
-            client.close().await;
-        }
-        self.forget_connection();
-    }
-
-    fn forget_connection(&self) {
-        let mut state = self.lock_state();
-        state.greeted = false;
-        if !self.auto_reconnect {
-            // As the SDK's `_disconnect`.
-            state.accepted = false;
-            state.session.clear();
-        }
+        self.shell.close().await;
     }
 
     fn parse(&self, reply: Reply) -> Result<Message, HpxError> {
@@ -479,10 +491,7 @@ impl HpxClient {
             return Ok(false);
         }
         if let Credentials::User { .. } = credentials {
-            *self
-                .last_attempt
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(credentials.clone());
+            *lock(&self.last_attempt) = Some(credentials.clone());
         }
         let login = Message::new(self.name.clone(), credentials.data());
         let reply = self
@@ -497,10 +506,8 @@ impl HpxClient {
             return Err(HpxError::from_handshake(&self.name, error.code, &msg));
         }
         if message.data == Value::String(AUTHENTICATED.into()) {
-            let mut state = self.lock_state();
-            state.session = message.session;
-            state.accepted = true;
-            state.credentials = Some(credentials);
+            // The protocol took the session from the reply before it reached us.
+            *lock(&self.accepted_credentials) = Some(credentials);
             return Ok(true);
         }
         Ok(false)
@@ -519,30 +526,16 @@ impl HpxClient {
         ignore_err: bool,
     ) -> Result<bool, HpxError> {
         let ask = Message::new(self.name.clone(), Value::String(REQUEST_AUTH.into()));
-        let reply = self
-            .exchange(Frame::text(ask.to_python_json()), false)
+        // The server greets again; the protocol notes the version it gives.
+        self.exchange(Frame::text(ask.to_python_json()), false)
             .await?;
-        if let Ok(m) = &reply.message
-            && m.is_greeting()
-        {
-            let mut state = self.lock_state();
-            state.version = m.data.get("version").cloned();
-            state.guest_allowed = m
-                .data
-                .get("guest_allowed")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-        }
         let credentials = match user {
             Some(user) if !user.is_empty() => Credentials::User {
                 user: user.to_owned(),
                 password: Secret::new(password.unwrap_or_default()),
             },
             Some(_) => Credentials::Guest,
-            None => self
-                .last_attempt
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
+            None => lock(&self.last_attempt)
                 .clone()
                 .unwrap_or(Credentials::Guest),
         };
@@ -558,17 +551,17 @@ impl HpxClient {
     /// accepted; [`HpxError::Client`] when not connected; [`HpxError::JsonParse`] for a
     /// reply that is not JSON; a connection error.
     pub async fn send(&self, data: impl Into<Value>) -> Result<Message, HpxError> {
-        // The session is filled in as the request is written (the current one, also
+        // The session is stamped as the request is written (the current one, also
         // after a re-handshake).
-        let message = Message::new(self.name.clone(), data).session(SESSION_PLACEHOLDER);
-        self.send_message(&message).await
+        let request = session_request(&self.name, data.into());
+        let reply = self.exchange_request(request, true).await?;
+        self.parse(reply)
     }
 
     /// The message [`HpxClient::send`] would send now (current session), for dry runs.
     #[must_use]
     pub fn dry_run(&self, data: impl Into<Value>) -> Message {
-        let state = self.lock_state();
-        Message::new(self.name.clone(), data).session(state.session.clone())
+        Message::new(self.name.clone(), data).session(self.session())
     }
 
     /// Sends a message as it is.
@@ -607,54 +600,49 @@ impl HpxClient {
     /// Closes the connection. A closed client cannot connect again.
     pub async fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        let engine = self.lock_engine().take();
-        if let Some(client) = engine {
-            client.close().await;
-        }
-        let mut state = self.lock_state();
-        state.accepted = false;
-        state.session.clear();
-        state.greeted = false;
+        self.drop_engine().await;
     }
 
     /// Whether the server accepted the handshake (or a session id was given), on a live
     /// connection (or, with auto-reconnect, one being re-established).
     #[must_use]
     pub fn accepted(&self) -> bool {
-        let accepted = self.lock_state().accepted;
-        accepted && (self.auto_reconnect || self.alive())
+        self.status().accepted && (self.auto_reconnect || self.alive())
     }
 
-    /// The session id (`""` before authentication).
+    /// The session id (`""` before authentication and once disconnected).
     #[must_use]
     pub fn session(&self) -> String {
-        self.lock_state().session.clone()
+        self.status().session
     }
 
     /// The server's version from the greeting.
     #[must_use]
     pub fn version(&self) -> Option<Value> {
-        self.lock_state().version.clone()
+        self.status().version
     }
 
     /// Whether the server allows guests (from the greeting).
     #[must_use]
     pub fn guest_allowed(&self) -> bool {
-        self.lock_state().guest_allowed
+        self.status().guest_allowed
     }
 
     /// Alive and greeted.
     #[must_use]
     pub fn ready(&self) -> bool {
-        self.alive() && self.lock_state().greeted
+        self.alive() && self.status().greeted
     }
 
     /// Whether the connection is up (logged in or not).
     #[must_use]
     pub fn alive(&self) -> bool {
-        self.engine()
-            .is_some_and(|c| matches!(*c.state().borrow(), State::Ready))
+        matches!(self.shell.state(), Some(State::Ready))
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The blocking client, as the SDK is: every call runs to completion on a runtime the

@@ -65,87 +65,18 @@ impl Default for Limits {
 /// assert_eq!(&codec.decode(&mut wire).unwrap().unwrap()[..], b"{\"data\": 2}");
 /// assert!(wire.is_empty());
 /// ```
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct HpxCodec {
     limits: Limits,
     /// Bytes at the front of the buffer already searched for a marker.
     scanned: usize,
-    /// Told the payload of every frame encoded through [`FrameCodec`], in write order.
-    on_write: Option<OnWrite>,
-    /// The current session, for frames built with [`SESSION_PLACEHOLDER`].
-    session: Option<SessionSource>,
-    /// Told why a complete body could not be decoded (engine path).
-    on_bad_body: Option<OnBadBody>,
-}
-
-/// A callback told why a complete body (its `<EOF>` was found) could not be decoded.
-pub type OnBadBody = Arc<dyn Fn(&CodecError) + Send + Sync>;
-
-/// A callback given each payload as it is written.
-pub type OnWrite = Arc<dyn Fn(&[u8]) + Send + Sync>;
-
-/// Gives the current session id.
-pub type SessionSource = Arc<dyn Fn() -> String + Send + Sync>;
-
-/// The `session` of a message whose session is filled in when it is written (so a
-/// request queued before the handshake, or replayed after a re-handshake, carries the
-/// session current at that moment). See [`HpxCodec::session_source`].
-pub const SESSION_PLACEHOLDER: &str = "<tether:current-session>";
-
-/// How a message built with [`SESSION_PLACEHOLDER`] starts (Python JSON).
-const PLACEHOLDER_PREFIX: &[u8] = b"{\"session\": \"<tether:current-session>\"";
-
-impl std::fmt::Debug for HpxCodec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HpxCodec")
-            .field("limits", &self.limits)
-            .field("on_write", &self.on_write.is_some())
-            .field("session_source", &self.session.is_some())
-            .field("on_bad_body", &self.on_bad_body.is_some())
-            .finish_non_exhaustive()
-    }
 }
 
 impl HpxCodec {
     /// A codec with these bounds.
     #[must_use]
     pub fn new(limits: Limits) -> Self {
-        Self {
-            limits,
-            scanned: 0,
-            on_write: None,
-            session: None,
-            on_bad_body: None,
-        }
-    }
-
-    /// Makes a complete body that cannot be decoded (not gzip, or inflating past
-    /// [`Limits::max_payload`]: a gzip bomb) a message-level failure on the engine path:
-    /// `on_bad_body` is told why, and [`FrameCodec::decode`] yields an empty binary frame
-    /// in its place (which a successful decode never yields: an empty payload is an
-    /// empty text frame), so the stream goes on with the next message. Without it, such
-    /// a body fails the connection. A peer that sends more than [`Limits::max_frame`]
-    /// without a marker fails the connection either way.
-    #[must_use]
-    pub fn on_bad_body(mut self, on_bad_body: OnBadBody) -> Self {
-        self.on_bad_body = Some(on_bad_body);
-        self
-    }
-
-    /// Fills in the session of frames that start `{"session": "<placeholder>"` (see
-    /// [`SESSION_PLACEHOLDER`]) with `session()` as they are written.
-    #[must_use]
-    pub fn session_source(mut self, session: SessionSource) -> Self {
-        self.session = Some(session);
-        self
-    }
-
-    /// Calls `on_write` with the payload of every frame the engine writes through this
-    /// codec, in write order (how the client pairs replies with requests).
-    #[must_use]
-    pub fn on_write(mut self, on_write: OnWrite) -> Self {
-        self.on_write = Some(on_write);
-        self
+        Self { limits, scanned: 0 }
     }
 
     /// The bounds.
@@ -273,6 +204,11 @@ impl Encoder<&[u8]> for HpxCodec {
     }
 }
 
+/// The engine's and the hub's side. A complete body that cannot be decoded (not gzip,
+/// or inflating past [`Limits::max_payload`]: a gzip bomb) is reported as
+/// [`CodecError::Undecodable`] once its bytes and marker are consumed, so the stream goes
+/// on with the next message; a peer that sends more than [`Limits::max_frame`] without a
+/// marker fails the connection.
 impl FrameCodec for HpxCodec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
         let before = src.len();
@@ -280,33 +216,17 @@ impl FrameCodec for HpxCodec {
             Ok(payload) => Ok(payload
                 .map(|payload| Frame::text_from_bytes(payload).unwrap_or_else(Frame::Binary))),
             // The body and its marker were taken: the stream is still in step.
-            Err(e) if src.len() < before && self.on_bad_body.is_some() => {
-                if let Some(on_bad_body) = &self.on_bad_body {
-                    on_bad_body(&e);
-                }
-                Ok(Some(Frame::Binary(Bytes::new())))
+            Err(e @ (CodecError::Malformed(_) | CodecError::TooLarge { .. }))
+                if src.len() < before =>
+            {
+                Err(CodecError::Undecodable(e.to_string()))
             }
             Err(e) => Err(e),
         }
     }
 
     fn encode(&mut self, frame: &Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
-        let payload = &frame.payload()[..];
-        match (&self.session, payload.strip_prefix(PLACEHOLDER_PREFIX)) {
-            (Some(session), Some(rest)) => {
-                let session = super::model::to_python_json(&session().into());
-                let mut filled = Vec::with_capacity(payload.len() + session.len());
-                filled.extend_from_slice(b"{\"session\": ");
-                filled.extend_from_slice(session.as_bytes());
-                filled.extend_from_slice(rest);
-                Encoder::encode(self, &filled[..], dst)?;
-            }
-            _ => Encoder::encode(self, payload, dst)?,
-        }
-        if let Some(on_write) = &self.on_write {
-            on_write(frame.payload());
-        }
-        Ok(())
+        Encoder::encode(self, &frame.payload()[..], dst)
     }
 }
 
@@ -372,33 +292,6 @@ mod tests {
                 prop_assert_eq!(frame.as_text(), Some(t.as_str()));
             }
         }
-    }
-
-    #[test]
-    fn the_session_placeholder_is_filled_in_when_written() {
-        let mut codec = HpxCodec::default().session_source(Arc::new(|| "s\u{e9}1".to_owned()));
-        let mut out = BytesMut::new();
-        let queued = format!(r#"{{"session": "{SESSION_PLACEHOLDER}", "name": "c", "data": []}}"#);
-        FrameCodec::encode(&mut codec, &Frame::text(queued.clone()), &mut out).unwrap();
-        FrameCodec::encode(
-            &mut codec,
-            &Frame::text(r#"{"session": "x", "data": 1}"#),
-            &mut out,
-        )
-        .unwrap();
-        let mut plain = HpxCodec::default();
-        let first = FrameCodec::decode(&mut plain, &mut out).unwrap().unwrap();
-        assert_eq!(
-            first.as_text().unwrap(),
-            r#"{"session": "s\u00e91", "name": "c", "data": []}"#
-        );
-        let second = FrameCodec::decode(&mut plain, &mut out).unwrap().unwrap();
-        assert_eq!(second.as_text().unwrap(), r#"{"session": "x", "data": 1}"#);
-        // Without a source (the server side), nothing is touched.
-        let mut out = BytesMut::new();
-        FrameCodec::encode(&mut plain, &Frame::text(queued.clone()), &mut out).unwrap();
-        let same = FrameCodec::decode(&mut plain, &mut out).unwrap().unwrap();
-        assert_eq!(same.as_text().unwrap(), queued);
     }
 
     #[test]
@@ -500,38 +393,41 @@ mod tests {
     }
 
     #[test]
-    fn with_on_bad_body_a_bad_body_is_skipped_and_the_stream_goes_on() {
-        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let record = seen.clone();
+    fn a_bad_body_is_reported_undecodable_and_the_stream_goes_on() {
         let limits = Limits {
             max_frame: 1 << 20,
             max_payload: 100,
         };
-        let mut codec = HpxCodec::new(limits).on_bad_body(Arc::new(move |e: &CodecError| {
-            record.lock().unwrap().push(e.to_string());
-        }));
+        let mut codec = HpxCodec::new(limits);
         let mut buf = BytesMut::from(&b"not gzip<EOF>"[..]);
         buf.extend_from_slice(&wire(&[vec![b'a'; 101]]));
         buf.extend_from_slice(&wire(&[b"{}".to_vec(), Vec::new()]));
-        let mut frames = Vec::new();
-        while let Some(f) = FrameCodec::decode(&mut codec, &mut buf).unwrap() {
-            frames.push(f);
+        let mut got = Vec::new();
+        loop {
+            match FrameCodec::decode(&mut codec, &mut buf) {
+                Ok(Some(frame)) => got.push(Ok(frame)),
+                Ok(None) => break,
+                Err(CodecError::Undecodable(reason)) => got.push(Err(reason)),
+                Err(e) => panic!("the stream ended: {e}"),
+            }
         }
-        assert_eq!(
-            frames,
-            [
-                Frame::Binary(Bytes::new()),
-                Frame::Binary(Bytes::new()),
-                Frame::text("{}"),
-                Frame::text("")
-            ]
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(
+            matches!(&got[0], Err(r) if r.contains("invalid gzip")),
+            "{got:?}"
         );
-        let seen = seen.lock().unwrap();
-        assert!(seen[0].contains("invalid gzip"), "{seen:?}");
-        assert!(seen[1].contains("100 bytes"), "{seen:?}");
+        assert!(
+            matches!(&got[1], Err(r) if r.contains("100 bytes")),
+            "{got:?}"
+        );
+        assert_eq!(got[2], Ok(Frame::text("{}")));
+        assert_eq!(got[3], Ok(Frame::text("")));
         // No marker within the bound is still fatal: nothing to step over.
         let mut buf = BytesMut::from(&vec![7u8; (1 << 20) + 10][..]);
-        assert!(FrameCodec::decode(&mut codec, &mut buf).is_err());
+        assert!(matches!(
+            FrameCodec::decode(&mut codec, &mut buf),
+            Err(CodecError::TooLarge { .. })
+        ));
     }
 
     #[test]

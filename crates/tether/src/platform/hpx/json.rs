@@ -2,7 +2,7 @@
 //! its `json` module: serde_json by default; simd-json with the `hpx-simd-json` feature
 //! (see `benches/hpx.rs` for when that pays).
 
-use serde_json::Value;
+use crate::json::Value;
 
 /// The parser in use: `"serde_json"` or `"simd-json"`.
 pub const PARSER: &str = if cfg!(feature = "hpx-simd-json") {

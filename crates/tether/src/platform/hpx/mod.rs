@@ -19,14 +19,11 @@ mod protocol;
 pub mod server;
 
 pub use client::{DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TIMEOUT, HpxClient, blocking};
-pub use codec::{
-    EOF_MARKER, HpxCodec, LEVEL, Limits, OnBadBody, OnWrite, SESSION_PLACEHOLDER, SessionSource,
-    gunzip, gzip,
-};
+pub use codec::{EOF_MARKER, HpxCodec, LEVEL, Limits, gunzip, gzip};
 pub use error::{HpxError, ServerCode};
 pub use json::{PARSER as JSON_PARSER, parse_json};
 pub use model::{
     AUTHENTICATED, Message, ParseError, REQUEST_AUTH, ServerError, finalize, to_python_json,
     write_python_json,
 };
-pub use protocol::{Credentials, Hpx, Reply, request, request_key};
+pub use protocol::{Credentials, Hpx, HpxStatus, Reply, request, request_key, session_request};

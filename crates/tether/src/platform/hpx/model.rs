@@ -4,7 +4,8 @@
 use std::io;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, ser::Formatter};
+
+use crate::json::{Map, Value};
 
 /// The `data` of a re-login request (`request_handshake`): a server command, matched by
 /// name without regard to case.
@@ -121,7 +122,7 @@ impl Message {
         if !value.is_object() {
             return Err(ParseError::NotAnObject);
         }
-        serde_json::from_value(value).map_err(|e| ParseError::Invalid(e.to_string()))
+        crate::json::from_value(value).map_err(|e| ParseError::Invalid(e.to_string()))
     }
 
     /// The message as a JSON object: `session`, `name`, `data`, then `error` (if any) and
@@ -161,7 +162,7 @@ impl Message {
 ///
 /// ```
 /// use tether::hpx::finalize;
-/// let v = finalize("golden-client", serde_json::json!({}), "");
+/// let v = finalize("golden-client", tether::json!({}), "");
 /// assert_eq!(v.to_string(), r#"{"session":"","name":"golden-client","data":{}}"#);
 /// ```
 #[must_use]
@@ -174,7 +175,7 @@ pub fn finalize(name: &str, data: Value, session_id: &str) -> Value {
 /// hex, surrogate pairs above the BMP), floats as Python's `repr`.
 ///
 /// ```
-/// use serde_json::json;
+/// use tether::json;
 /// assert_eq!(
 ///     tether::hpx::to_python_json(&json!({"q": "h\u{e9}llo", "n": [1, 2.0]})),
 ///     r#"{"q": "h\u00e9llo", "n": [1, 2.0]}"#
@@ -182,123 +183,22 @@ pub fn finalize(name: &str, data: Value, session_id: &str) -> Value {
 /// ```
 #[must_use]
 pub fn to_python_json(value: &Value) -> String {
-    let mut out = Vec::with_capacity(128);
-    write_python_json(&mut out, value).unwrap_or_default();
-    // Only ASCII is written.
-    String::from_utf8(out).unwrap_or_default()
+    // The one `json.dumps` writer the platforms share.
+    crate::platform::pyjson::dumps(value)
 }
 
-/// Writes `value` as [`to_python_json`] does, straight into a writer (a gzip encoder).
+/// Writes `value` as [`to_python_json`] does into a writer (a gzip encoder).
 ///
 /// # Errors
 /// The writer's error.
-pub fn write_python_json<W: io::Write>(writer: W, value: &Value) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(writer, PythonFormatter);
-    value.serialize(&mut ser).map_err(io::Error::other)
-}
-
-/// serde_json formatting that matches Python's `json.dumps` defaults.
-#[derive(Debug, Clone, Copy)]
-struct PythonFormatter;
-
-impl Formatter for PythonFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
-    }
-
-    fn begin_object_key<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> io::Result<()> {
-        if first {
-            Ok(())
-        } else {
-            writer.write_all(b", ")
-        }
-    }
-
-    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        writer.write_all(b": ")
-    }
-
-    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
-        writer.write_all(python_float(value).as_bytes())
-    }
-
-    fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
-        self.write_f64(writer, f64::from(value))
-    }
-
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        // serde_json has escaped quotes, backslashes and C0 controls already (as Python
-        // does); what is left to escape is DEL and everything beyond ASCII.
-        let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            if (' '..='~').contains(&c) {
-                continue;
-            }
-            writer.write_all(&fragment.as_bytes()[start..i])?;
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                write!(writer, "\\u{unit:04x}")?;
-            }
-            start = i + c.len_utf8();
-        }
-        writer.write_all(&fragment.as_bytes()[start..])
-    }
-}
-
-/// Python's `float.__repr__`: the shortest round-trip digits, fixed notation for decimal
-/// exponents -4..16 (always with a fractional part), else `1e+16` / `1e-05`.
-fn python_float(f: f64) -> String {
-    if !f.is_finite() {
-        return if f.is_nan() {
-            "NaN".into()
-        } else if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    let sci = format!("{f:e}");
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        return sci;
-    };
-    let Ok(exp) = exp.parse::<i32>() else {
-        return sci;
-    };
-    if (-4..16).contains(&exp) {
-        let mut fixed = format!("{f}");
-        if !fixed.contains('.') {
-            fixed.push_str(".0");
-        }
-        fixed
-    } else {
-        format!(
-            "{mantissa}e{}{:02}",
-            if exp < 0 { '-' } else { '+' },
-            exp.unsigned_abs()
-        )
-    }
+pub fn write_python_json<W: io::Write>(mut writer: W, value: &Value) -> io::Result<()> {
+    writer.write_all(to_python_json(value).as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn floats_follow_python_repr() {
@@ -312,7 +212,7 @@ mod tests {
             (1e16, "1e+16"),
             (2.5e-300, "2.5e-300"),
         ] {
-            assert_eq!(python_float(f), want, "{f:?}");
+            assert_eq!(to_python_json(&json!(f)), want, "{f:?}");
         }
     }
 

@@ -3,21 +3,22 @@
 use std::{
     collections::VecDeque,
     hash::{DefaultHasher, Hash, Hasher},
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    sync::Arc,
 };
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
+use tokio::sync::watch;
 
 use crate::{
     error::ConnectionError,
     frame::Frame,
     outgoing::{AckKey, Outgoing},
-    protocol::{Ack, CodecFactory, DecodeError, Inbound, Output, Protocol},
+    protocol::{Ack, CodecFactory, DecodeError, Inbound, Outbound, Output, Protocol},
     secret::Secret,
 };
 
 use super::{
-    codec::{HpxCodec, Limits, SESSION_PLACEHOLDER},
+    codec::{HpxCodec, Limits},
     model::{AUTHENTICATED, Message, ParseError},
 };
 
@@ -27,8 +28,8 @@ const MAX_UNANSWERED: usize = 65_536;
 
 /// The key a request carries: a fingerprint of its payload.
 ///
-/// HPX has no request ids: the server answers each message once, in order. The codec
-/// reports every frame it writes ([`HpxCodec::on_write`]); each reply takes the oldest
+/// HPX has no request ids: the server answers each message once, in order. [`Hpx`] notes
+/// every frame as it is written ([`Protocol::before_write`]); each reply takes the oldest
 /// written frame's fingerprint and acknowledges the request with that key. So a reply
 /// arriving after its request was given up (deadline) answers nothing instead of the
 /// next request, and a message nobody asked for (nothing written) answers nothing.
@@ -106,6 +107,23 @@ impl Credentials {
 
     /// The shortest password [`Credentials::scrub`] replaces.
     pub const SCRUB_MIN: usize = 4;
+
+    /// The credentials a handshake message carries (`data` `{}` or
+    /// `{"user": U, "password": P}`); `None` for any other message.
+    #[must_use]
+    pub fn of_handshake(payload: &[u8]) -> Option<Self> {
+        let message = Message::parse(payload).ok()?;
+        let data = message.data.as_object()?;
+        if data.is_empty() {
+            return Some(Credentials::Guest);
+        }
+        let user = data.get("user")?.as_str()?;
+        let password = data.get("password").and_then(Value::as_str).unwrap_or("");
+        Some(Credentials::User {
+            user: user.to_owned(),
+            password: Secret::new(password),
+        })
+    }
 }
 
 /// One message from the server: its decompressed text, and the parsed envelope (or why
@@ -140,33 +158,20 @@ impl Reply {
     }
 }
 
-/// What the protocol and the typed client know about the connection.
-#[derive(Debug, Default)]
-pub(crate) struct HpxState {
-    /// The client's name.
-    pub(crate) name: String,
-    /// The current session id.
-    pub(crate) session: String,
-    /// Authenticated.
-    pub(crate) accepted: bool,
+/// What the HPX protocol knows of its connection, as it publishes it
+/// ([`Hpx::status`]): the typed client reads it, nobody else writes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HpxStatus {
+    /// The current session id (`""` before authentication).
+    pub session: String,
+    /// The server accepted a handshake (or a preset session id) on this client.
+    pub accepted: bool,
     /// The greeting arrived on the current connection.
-    pub(crate) greeted: bool,
-    /// A transport is open.
-    pub(crate) open: bool,
-    /// From the greeting.
-    pub(crate) version: Option<Value>,
-    /// From the greeting.
-    pub(crate) guest_allowed: bool,
-    /// The last credentials that were accepted.
-    pub(crate) credentials: Option<Credentials>,
-    /// Re-handshake with `credentials` after a reconnect.
-    pub(crate) relogin: bool,
-    /// Handshake with `credentials` right after every greeting.
-    pub(crate) auto_login: bool,
-    /// Keys of the frames written on this connection and not answered yet, oldest first.
-    pub(crate) unanswered: VecDeque<AckKey>,
-    /// Why bodies the codec could not decode failed, oldest first.
-    pub(crate) bad_bodies: VecDeque<String>,
+    pub greeted: bool,
+    /// The server's version, from its last greeting.
+    pub version: Option<Value>,
+    /// Whether the server allows guests, from its last greeting.
+    pub guest_allowed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,40 +181,64 @@ enum Phase {
     Ready,
 }
 
+/// A frame written on this connection and not answered yet.
+#[derive(Debug)]
+struct Written {
+    /// Its request key (the fingerprint of the frame as queued).
+    key: AckKey,
+    /// The frame as written: read again only when its reply accepts a handshake.
+    frame: Frame,
+}
+
 /// The HPX platform for the engine.
 ///
-/// On each connection it waits for the server's greeting (storing `version` and
-/// `guest_allowed`), re-handshakes with the last accepted credentials when re-login is
-/// on and the client had been accepted, and is then ready. Every message after that is
-/// the reply to the oldest unanswered request ([`request`] marks requests so).
+/// On each connection it waits for the server's greeting (noting `version` and
+/// `guest_allowed`), shakes hands with its credentials when it logs in by itself
+/// ([`Hpx::login`]) or re-logs in ([`Hpx::relogin`]) once accepted, and is then ready.
+/// Every message after that answers the oldest frame written and not answered yet
+/// ([`request`] marks requests so): HPX has no request ids. Requests built with
+/// [`Hpx::request`] get the session current when they are written
+/// ([`Protocol::before_write`]), so one queued before the handshake or replayed after a
+/// re-handshake carries the right one.
+///
+/// What it learns (session, acceptance, greeting) comes from the wire alone: a reply
+/// `"Authenticated"` accepts the handshake it answers, whoever wrote it. It publishes
+/// that as [`HpxStatus`] ([`Hpx::status`]).
 ///
 /// HPX has no heartbeat: a stalled server is noticed by request deadlines and TCP
 /// keepalive.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Hpx {
-    state: Arc<Mutex<HpxState>>,
+    name: String,
     limits: Limits,
     phase: Phase,
+    /// What is published; `published` carries it out.
+    status: HpxStatus,
+    published: watch::Sender<HpxStatus>,
+    /// The credentials the server last accepted (or the ones to log in with).
+    credentials: Option<Credentials>,
+    /// Handshake with `credentials` after every greeting once accepted.
+    relogin: bool,
+    /// Handshake with `credentials` after every greeting, the first included.
+    auto_login: bool,
+    /// Frames written on this connection and not answered yet, oldest first.
+    unanswered: VecDeque<Written>,
 }
 
 impl Hpx {
     /// The protocol for a client called `name`, with default size limits.
     #[must_use]
     pub fn new(name: impl Into<String>) -> Self {
-        Self::with_state(
-            Arc::new(Mutex::new(HpxState {
-                name: name.into(),
-                ..HpxState::default()
-            })),
-            Limits::default(),
-        )
-    }
-
-    pub(crate) fn with_state(state: Arc<Mutex<HpxState>>, limits: Limits) -> Self {
         Self {
-            state,
-            limits,
+            name: name.into(),
+            limits: Limits::default(),
             phase: Phase::Greeting,
+            status: HpxStatus::default(),
+            published: watch::Sender::new(HpxStatus::default()),
+            credentials: None,
+            relogin: false,
+            auto_login: false,
+            unanswered: VecDeque::new(),
         }
     }
 
@@ -223,80 +252,78 @@ impl Hpx {
     /// Starts with this session id: the client counts as accepted once greeted, with no
     /// handshake (the SDK's `session_id` argument).
     #[must_use]
-    pub fn session_id(self, session: impl Into<String>) -> Self {
-        self.lock().session = session.into();
+    pub fn session_id(mut self, session: impl Into<String>) -> Self {
+        self.status.session = session.into();
+        self.publish();
         self
     }
 
     /// Logs in with `credentials` right after every greeting (including the first), so
     /// queued requests flow only once authenticated. A refusal stops the client.
     #[must_use]
-    pub fn login(self, credentials: Credentials) -> Self {
-        {
-            let mut state = self.lock();
-            state.credentials = Some(credentials);
-            state.auto_login = true;
+    pub fn login(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self.auto_login = true;
+        self
+    }
+
+    /// After a reconnect, shakes hands again with the credentials the server last
+    /// accepted (`accepted` seeds them, as from an earlier connection), before queued
+    /// requests are replayed. Off by default.
+    #[must_use]
+    pub fn relogin(mut self, on: bool, accepted: Option<Credentials>) -> Self {
+        self.relogin = on;
+        if let Some(credentials) = accepted {
+            self.credentials = Some(credentials);
+            self.status.accepted = true;
+            self.publish();
         }
         self
     }
 
-    /// The current session id (`""` before authentication).
+    /// Follows what the protocol learns: session, acceptance, greeting. Take it before
+    /// handing the protocol to the engine.
     #[must_use]
-    pub fn session(&self) -> String {
-        self.lock().session.clone()
+    pub fn status(&self) -> watch::Receiver<HpxStatus> {
+        self.published.subscribe()
     }
 
-    /// Whether the client is authenticated.
+    /// The client's name.
     #[must_use]
-    pub fn accepted(&self) -> bool {
-        self.lock().accepted
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
-    /// The envelope of `data` from this client with the current session (what a request
-    /// would carry if written now).
-    #[must_use]
-    pub fn envelope(&self, data: Value) -> Message {
-        let state = self.lock();
-        Message::new(state.name.clone(), data).session(state.session.clone())
-    }
-
-    /// A request carrying `data` whose session is filled in when it is written: queued
-    /// before the handshake, or replayed after a re-handshake, it carries the session
-    /// current then.
+    /// A request carrying `data` from this client, its session filled in when it is
+    /// written (see [`session_request`]).
     #[must_use]
     pub fn request(&self, data: Value) -> Outgoing {
-        let name = self.lock().name.clone();
-        request(
-            Message::new(name, data)
-                .session(SESSION_PLACEHOLDER)
-                .to_python_json(),
-        )
+        session_request(&self.name, data)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HpxState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn publish(&self) {
+        self.published.send_if_modified(|published| {
+            let changed = *published != self.status;
+            if changed {
+                published.clone_from(&self.status);
+            }
+            changed
+        });
     }
 
     fn on_greeting(&mut self, message: &Message, out: &mut Output<Reply>) {
-        let shared = Arc::clone(&self.state);
-        let mut state = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        state.version = message.data.get("version").cloned();
-        state.guest_allowed = message
-            .data
-            .get("guest_allowed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        state.greeted = true;
-        match &state.credentials {
-            Some(credentials) if state.auto_login || (state.relogin && state.accepted) => {
-                let login = Message::new(state.name.clone(), credentials.data());
-                tracing::debug!(client = %state.name, "re-handshake after connecting");
+        self.note_greeting(message);
+        self.status.greeted = true;
+        match &self.credentials {
+            Some(credentials) if self.auto_login || (self.relogin && self.status.accepted) => {
+                let login = Message::new(self.name.clone(), credentials.data());
+                tracing::debug!(client = %self.name, "handshake after the greeting");
                 out.send(Frame::text(login.to_python_json()));
                 self.phase = Phase::LoggingIn;
             }
             _ => {
-                if !state.session.is_empty() {
-                    state.accepted = true;
+                if !self.status.session.is_empty() {
+                    self.status.accepted = true;
                 }
                 self.phase = Phase::Ready;
                 out.ready();
@@ -304,18 +331,25 @@ impl Hpx {
         }
     }
 
+    fn note_greeting(&mut self, message: &Message) {
+        self.status.version = message.data.get("version").cloned();
+        self.status.guest_allowed = message
+            .data
+            .get("guest_allowed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+    }
+
     fn on_login_reply(&mut self, reply: &Reply, out: &mut Output<Reply>) {
-        let shared = Arc::clone(&self.state);
-        let mut state = shared.lock().unwrap_or_else(PoisonError::into_inner);
         match &reply.message {
             Ok(m) if m.error.is_none() && m.data == Value::String(AUTHENTICATED.into()) => {
-                state.session.clone_from(&m.session);
-                state.accepted = true;
+                self.status.session.clone_from(&m.session);
+                self.status.accepted = true;
                 self.phase = Phase::Ready;
                 out.ready();
             }
             other => {
-                state.accepted = false;
+                self.status.accepted = false;
                 let why = match other {
                     Ok(Message { error: Some(e), .. }) => format!("{}: {}", e.code, e.msg),
                     Ok(m) => format!("unexpected handshake reply {}", m.data),
@@ -328,7 +362,7 @@ impl Hpx {
                         return;
                     }
                 };
-                let why = match &state.credentials {
+                let why = match &self.credentials {
                     Some(c) => c.scrub(&why),
                     None => why,
                 };
@@ -336,6 +370,94 @@ impl Hpx {
             }
         }
     }
+
+    /// A reply once ready: it answers the oldest frame written; a greeting (after
+    /// `requestauth`) or an accepted handshake updates the status.
+    fn on_ready_reply(&mut self, reply: Reply, out: &mut Output<Reply>) {
+        // Whatever it is, it answers the oldest frame written: an unreadable reply
+        // still pairs, so later replies are not misattributed.
+        let answered = self.unanswered.pop_front();
+        if let Ok(m) = &reply.message {
+            if m.is_greeting() {
+                self.note_greeting(m);
+            } else if m.error.is_none() && m.data == Value::String(AUTHENTICATED.into()) {
+                self.status.session.clone_from(&m.session);
+                self.status.accepted = true;
+                if let Some(credentials) = answered
+                    .as_ref()
+                    .and_then(|w| Credentials::of_handshake(w.frame.payload()))
+                {
+                    self.credentials = Some(credentials);
+                }
+            }
+        }
+        let name = reply.name();
+        let inbound = Inbound::new(reply).named(name);
+        out.deliver(match answered {
+            Some(written) => inbound.acking(Ack::accepted(written.key)),
+            None => inbound,
+        });
+    }
+
+    fn on_reply(&mut self, reply: Reply, out: &mut Output<Reply>) {
+        match self.phase {
+            Phase::Greeting => {
+                if let Ok(m) = &reply.message
+                    && m.is_greeting()
+                {
+                    self.on_greeting(m, out);
+                }
+                let name = reply.name();
+                out.deliver(Inbound::new(reply).named(name));
+            }
+            Phase::LoggingIn => {
+                self.unanswered.pop_front();
+                self.on_login_reply(&reply, out);
+                out.deliver(Inbound::new(reply).named("handshake"));
+            }
+            Phase::Ready => self.on_ready_reply(reply, out),
+        }
+        self.publish();
+    }
+}
+
+/// A request from client `name` carrying `data`, acknowledged by its reply, whose
+/// session is filled in when it is written: queued before the handshake, or replayed
+/// after a re-handshake, it carries the session current then. Queued, it reads
+/// `{"session": "", ...}`; [`Hpx`] stamps it.
+///
+/// ```
+/// use tether::hpx::session_request;
+/// let request = session_request("c", tether::json!([{"fname": "get_version"}]));
+/// assert!(request.is_stamped() && request.ack().is_some());
+/// assert_eq!(
+///     request.frame().as_text().unwrap(),
+///     r#"{"session": "", "name": "c", "data": [{"fname": "get_version"}]}"#
+/// );
+/// ```
+#[must_use]
+pub fn session_request(name: &str, data: Value) -> Outgoing {
+    request(Message::new(name, data).to_python_json()).stamped()
+}
+
+/// How a message built by [`session_request`] starts: the session to stamp.
+const UNSTAMPED: &[u8] = b"{\"session\": \"\"";
+
+/// `frame` with `session` in place of its empty session (frames built by
+/// [`session_request`]); any other frame as it is.
+fn stamp_session(frame: Frame, session: &str) -> Frame {
+    if session.is_empty() {
+        return frame;
+    }
+    let Some(rest) = frame.payload().strip_prefix(UNSTAMPED) else {
+        return frame;
+    };
+    let mut text = String::with_capacity(frame.len() + session.len() + 2);
+    text.push_str("{\"session\": ");
+    crate::platform::pyjson::write_str(&mut text, session, true);
+    // The rest is the tail of valid UTF-8 text after an ASCII prefix.
+    text.push_str(&String::from_utf8_lossy(rest));
+    Frame::text(text)
 }
 
 impl Protocol for Hpx {
@@ -348,123 +470,61 @@ impl Protocol for Hpx {
     fn on_open(&mut self, _out: &mut Output<Reply>) {
         // The server speaks first.
         self.phase = Phase::Greeting;
-        let mut state = self.lock();
-        state.open = true;
-        state.unanswered.clear();
+        self.unanswered.clear();
     }
 
     fn on_frame(&mut self, frame: Frame, out: &mut Output<Reply>) -> Result<(), DecodeError> {
-        let reply = if matches!(&frame, Frame::Binary(b) if b.is_empty()) {
-            // The codec's stand-in for a body it could not decode (bad gzip, a bomb).
-            let why = self
-                .lock()
-                .bad_bodies
-                .pop_front()
-                .unwrap_or_else(|| "undecodable body".into());
-            Reply {
-                text: Arc::from(""),
-                message: Err(ParseError::Body(why)),
-            }
-        } else {
-            Reply::from_frame(&frame)
-        };
-        let name = reply.name();
+        let reply = Reply::from_frame(&frame);
         let decoded = reply
             .message
             .as_ref()
             .map(|_| ())
             .map_err(|e| DecodeError::new(e.to_string()));
-        match self.phase {
-            Phase::Greeting => {
-                if let Ok(m) = &reply.message
-                    && m.is_greeting()
-                {
-                    self.on_greeting(m, out);
-                }
-                out.deliver(Inbound::new(reply).named(name));
-            }
-            Phase::LoggingIn => {
-                self.lock().unanswered.pop_front();
-                self.on_login_reply(&reply, out);
-                out.deliver(Inbound::new(reply).named("handshake"));
-            }
-            Phase::Ready => {
-                // Whatever it is, it answers the oldest frame written: an unreadable
-                // reply still pairs, so later replies are not misattributed.
-                let answered = self.lock().unanswered.pop_front();
-                let inbound = Inbound::new(reply).named(name);
-                out.deliver(match answered {
-                    Some(key) => inbound.acking(Ack::accepted(key)),
-                    None => inbound,
-                });
-            }
-        }
+        self.on_reply(reply, out);
         decoded
+    }
+
+    fn on_undecodable(&mut self, reason: &str, out: &mut Output<Reply>) {
+        // A body that does not decompress (bad gzip, a bomb) still answers its request.
+        let reply = Reply {
+            text: Arc::from(""),
+            message: Err(ParseError::Body(reason.to_owned())),
+        };
+        self.on_reply(reply, out);
+    }
+
+    fn before_write(&mut self, frame: Frame, origin: Outbound) -> Frame {
+        // The key is the fingerprint of the frame as queued (what its `request` carries).
+        let key = request_key(frame.payload());
+        let frame = match origin {
+            Outbound::Message { stamp: true } => stamp_session(frame, &self.status.session),
+            _ => frame,
+        };
+        if self.unanswered.len() >= MAX_UNANSWERED {
+            self.unanswered.pop_front();
+        }
+        self.unanswered.push_back(Written {
+            key,
+            frame: frame.clone(),
+        });
+        frame
     }
 
     fn on_close(&mut self) {
         self.phase = Phase::Greeting;
-        let mut state = self.lock();
-        state.open = false;
-        state.greeted = false;
-        state.unanswered.clear();
-        state.bad_bodies.clear();
+        self.status.greeted = false;
+        self.unanswered.clear();
+        self.publish();
     }
 
     fn codec(&self) -> Option<CodecFactory> {
-        let limits = self.limits;
-        let state = Arc::downgrade(&self.state);
-        Some(Arc::new(move || {
-            let session = {
-                let state = state.clone();
-                Arc::new(move || {
-                    state.upgrade().map_or_else(String::new, |state| {
-                        state
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .session
-                            .clone()
-                    })
-                })
-            };
-            let on_write = {
-                let state = state.clone();
-                Arc::new(move |payload: &[u8]| {
-                    if let Some(state) = state.upgrade() {
-                        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-                        if state.unanswered.len() >= MAX_UNANSWERED {
-                            state.unanswered.pop_front();
-                        }
-                        state.unanswered.push_back(request_key(payload));
-                    }
-                })
-            };
-            let on_bad_body = {
-                let state = state.clone();
-                Arc::new(move |e: &crate::CodecError| {
-                    tracing::warn!(error = %e, "undecodable HPX message skipped");
-                    if let Some(state) = state.upgrade() {
-                        let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
-                        if state.bad_bodies.len() >= MAX_UNANSWERED {
-                            state.bad_bodies.pop_front();
-                        }
-                        state.bad_bodies.push_back(e.to_string());
-                    }
-                })
-            };
-            Box::new(
-                HpxCodec::new(limits)
-                    .on_write(on_write)
-                    .session_source(session)
-                    .on_bad_body(on_bad_body),
-            ) as Box<dyn crate::FrameCodec>
-        }))
+        Some(HpxCodec::factory(self.limits))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use crate::json;
 
     use super::*;
 
@@ -479,9 +539,15 @@ mod tests {
         (p.on_frame(frame, &mut out), out)
     }
 
+    /// Writes `payload` as the engine does: through the outbound hook.
+    fn write(p: &mut Hpx, payload: &str) -> Frame {
+        p.before_write(Frame::text(payload), Outbound::Message { stamp: false })
+    }
+
     #[test]
     fn ready_after_the_greeting_and_not_before() {
         let mut p = Hpx::new("c");
+        let status = p.status();
         let mut out = Output::default();
         p.on_open(&mut out);
         assert!(out.is_empty(), "the server speaks first");
@@ -491,27 +557,45 @@ mod tests {
         assert!(out.control.is_empty());
         assert_eq!(out.inbound[0].name.as_deref(), Some("greeting"));
         assert!(out.inbound[0].ack.is_none());
-        let state = p.lock();
-        assert_eq!(state.version, Some(json!({"core": [0, 1, 2]})));
-        assert!(state.guest_allowed && state.greeted && !state.accepted);
+        let status = status.borrow();
+        assert_eq!(status.version, Some(json!({"core": [0, 1, 2]})));
+        assert!(status.guest_allowed && status.greeted && !status.accepted);
     }
 
     #[test]
-    fn a_preset_session_is_accepted_at_the_greeting() {
+    fn a_preset_session_is_accepted_at_the_greeting_and_stamped_on_requests() {
         let mut p = Hpx::new("c").session_id("pre");
+        let status = p.status();
         p.on_open(&mut Output::default());
         let (_, out) = feed(&mut p, greeting());
         assert!(out.ready);
-        assert!(p.accepted());
-        assert_eq!(p.envelope(json!([])).session, "pre");
+        assert!(status.borrow().accepted);
+        let queued = p.request(json!([]));
+        let written = p.before_write(queued.frame().clone(), Outbound::Message { stamp: true });
+        assert_eq!(
+            written.as_text().unwrap(),
+            r#"{"session": "pre", "name": "c", "data": []}"#
+        );
+        assert_eq!(
+            queued.frame().as_text().unwrap(),
+            r#"{"session": "", "name": "c", "data": []}"#,
+            "the outbox keeps it unstamped, for a replay on a later session"
+        );
     }
 
-    /// Writes `payload` through the protocol's codec, as the engine does.
-    fn write(p: &Hpx, payload: &str) {
-        let mut codec = (p.codec().unwrap())();
-        codec
-            .encode(&Frame::text(payload), &mut bytes::BytesMut::new())
-            .unwrap();
+    #[test]
+    fn only_stamped_messages_get_the_session() {
+        let mut p = Hpx::new("c").session_id("s\u{e9}");
+        let text = r#"{"session": "", "name": "c", "data": 1}"#;
+        let as_is = p.before_write(Frame::text(text), Outbound::Message { stamp: false });
+        assert_eq!(as_is.as_text().unwrap(), text);
+        let control = p.before_write(Frame::text(text), Outbound::Control);
+        assert_eq!(control.as_text().unwrap(), text);
+        let stamped = p.before_write(Frame::text(text), Outbound::Message { stamp: true });
+        assert_eq!(
+            stamped.as_text().unwrap(),
+            r#"{"session": "s\u00e9", "name": "c", "data": 1}"#
+        );
     }
 
     #[test]
@@ -519,8 +603,8 @@ mod tests {
         let mut p = Hpx::new("c");
         p.on_open(&mut Output::default());
         let _ = feed(&mut p, greeting());
-        write(&p, "first");
-        write(&p, "second");
+        write(&mut p, "first");
+        write(&mut p, "second");
         let (r, out) = feed(
             &mut p,
             Frame::text(r#"{"session": "s", "name": "server", "data": []}"#),
@@ -548,17 +632,21 @@ mod tests {
     }
 
     #[test]
-    fn an_undecodable_body_is_a_decode_error_that_still_answers_its_request() {
+    fn an_undecodable_body_still_answers_its_request() {
         let mut p = Hpx::new("c");
         p.on_open(&mut Output::default());
         let _ = feed(&mut p, greeting());
-        write(&p, "asked");
+        write(&mut p, "asked");
+        write(&mut p, "next");
         let mut codec = (p.codec().unwrap())();
         let mut wire = bytes::BytesMut::from(&b"not gzip<EOF>"[..]);
-        let frame = codec.decode(&mut wire).unwrap().expect("a stand-in frame");
-        let (r, out) = feed(&mut p, frame);
-        let e = r.unwrap_err();
-        assert!(e.reason.contains("invalid gzip"), "{e}");
+        let Err(crate::CodecError::Undecodable(reason)) = codec.decode(&mut wire) else {
+            panic!("a bad body is reported, not failed");
+        };
+        assert!(reason.contains("invalid gzip"), "{reason}");
+        assert!(wire.is_empty(), "the body and its marker were consumed");
+        let mut out = Output::default();
+        p.on_undecodable(&reason, &mut out);
         assert_eq!(
             out.inbound[0].ack,
             Some(Ack::accepted(request_key(b"asked")))
@@ -567,6 +655,15 @@ mod tests {
             out.inbound[0].event.message,
             Err(ParseError::Body(_))
         ));
+        let (_, out) = feed(
+            &mut p,
+            Frame::text(r#"{"session": "", "name": "server", "data": 1}"#),
+        );
+        assert_eq!(
+            out.inbound[0].ack,
+            Some(Ack::accepted(request_key(b"next"))),
+            "the next reply answers the next request"
+        );
     }
 
     #[test]
@@ -574,11 +671,11 @@ mod tests {
         let mut p = Hpx::new("c");
         p.on_open(&mut Output::default());
         let _ = feed(&mut p, greeting());
-        write(&p, "lost");
+        write(&mut p, "lost");
         p.on_close();
         p.on_open(&mut Output::default());
         let _ = feed(&mut p, greeting());
-        write(&p, "replayed");
+        write(&mut p, "replayed");
         let (_, out) = feed(
             &mut p,
             Frame::text(r#"{"session": "", "name": "server", "data": 1}"#),
@@ -590,19 +687,22 @@ mod tests {
     }
 
     #[test]
-    fn relogs_in_with_the_last_credentials_after_a_reconnect() {
+    fn logs_in_after_the_greeting_with_its_credentials() {
         let creds = Credentials::User {
             user: "alice".into(),
             password: Secret::new("s3cret"),
         };
         let mut p = Hpx::new("c").login(creds);
+        let status = p.status();
         p.on_open(&mut Output::default());
         let (_, out) = feed(&mut p, greeting());
         assert!(!out.ready, "not before the handshake reply");
+        let login = out.control[0].clone();
         assert_eq!(
-            out.control[0].as_text().unwrap(),
+            login.as_text().unwrap(),
             r#"{"session": "", "name": "c", "data": {"user": "alice", "password": "s3cret"}}"#
         );
+        p.before_write(login, Outbound::Control);
         let (_, out) = feed(
             &mut p,
             Frame::text(r#"{"session": "new", "name": "server", "data": "Authenticated"}"#),
@@ -612,17 +712,70 @@ mod tests {
             out.inbound[0].ack.is_none(),
             "the login reply is not a request's"
         );
-        assert_eq!(p.session(), "new");
+        assert_eq!(status.borrow().session, "new");
     }
 
     #[test]
-    fn a_refused_relogin_is_fatal_and_never_shows_the_password() {
+    fn relogs_in_after_a_reconnect_with_the_handshake_the_server_accepted() {
+        let mut p = Hpx::new("c").relogin(true, None);
+        let status = p.status();
+        p.on_open(&mut Output::default());
+        let (_, out) = feed(&mut p, greeting());
+        assert!(out.ready, "no credentials yet: ready at the greeting");
+        // Someone (the typed client) shakes hands through the outbox.
+        write(
+            &mut p,
+            r#"{"session": "", "name": "c", "data": {"user": "bob", "password": "hunter22"}}"#,
+        );
+        let (_, out) = feed(
+            &mut p,
+            Frame::text(r#"{"session": "one", "name": "server", "data": "Authenticated"}"#),
+        );
+        assert!(out.inbound[0].ack.is_some(), "it answers that request");
+        assert!(status.borrow().accepted);
+        assert_eq!(status.borrow().session, "one");
+
+        p.on_close();
+        assert!(!status.borrow().greeted);
+        p.on_open(&mut Output::default());
+        let (_, out) = feed(&mut p, greeting());
+        assert!(!out.ready, "the re-handshake comes first");
+        assert_eq!(
+            out.control[0].as_text().unwrap(),
+            r#"{"session": "", "name": "c", "data": {"user": "bob", "password": "hunter22"}}"#
+        );
+    }
+
+    #[test]
+    fn a_requestauth_greeting_updates_the_version() {
+        let mut p = Hpx::new("c");
+        let status = p.status();
+        p.on_open(&mut Output::default());
+        let _ = feed(&mut p, greeting());
+        write(
+            &mut p,
+            r#"{"session": "", "name": "c", "data": "requestauth"}"#,
+        );
+        let (_, out) = feed(
+            &mut p,
+            Frame::text(
+                r#"{"session": "", "name": "server", "data": {"version": {"core": [9]}, "guest_allowed": false}}"#,
+            ),
+        );
+        assert!(out.inbound[0].ack.is_some());
+        assert_eq!(status.borrow().version, Some(json!({"core": [9]})));
+        assert!(!status.borrow().guest_allowed);
+    }
+
+    #[test]
+    fn a_refused_login_is_fatal_and_never_shows_the_password() {
         let creds = Credentials::User {
             user: "alice".into(),
             password: Secret::new("s3cret"),
         };
         assert!(!format!("{creds:?}").contains("s3cret"));
         let mut p = Hpx::new("c").login(creds);
+        let status = p.status();
         p.on_open(&mut Output::default());
         let _ = feed(&mut p, greeting());
         let (_, out) = feed(
@@ -635,6 +788,27 @@ mod tests {
         assert_eq!(fatal.disposition(), crate::Disposition::Fatal);
         let text = fatal.to_string();
         assert!(text.contains("411") && !text.contains("s3cret"), "{text}");
-        assert!(!p.accepted());
+        assert!(!status.borrow().accepted);
+    }
+
+    #[test]
+    fn the_credentials_of_a_handshake_message() {
+        assert_eq!(
+            Credentials::of_handshake(br#"{"session": "", "name": "c", "data": {}}"#),
+            Some(Credentials::Guest)
+        );
+        assert_eq!(
+            Credentials::of_handshake(
+                br#"{"session": "", "name": "c", "data": {"user": "u", "password": "p"}}"#
+            ),
+            Some(Credentials::User {
+                user: "u".into(),
+                password: Secret::new("p")
+            })
+        );
+        assert_eq!(
+            Credentials::of_handshake(br#"{"session": "", "name": "c", "data": []}"#),
+            None
+        );
     }
 }

@@ -8,7 +8,10 @@ use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
-use serde_json::{Map, Value, json};
+use crate::{
+    json,
+    json::{Map, Value},
+};
 
 use crate::secret::Secret;
 

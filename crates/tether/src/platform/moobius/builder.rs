@@ -7,7 +7,10 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use serde_json::{Map, Value, json};
+use crate::{
+    json,
+    json::{Map, Value},
+};
 
 use crate::secret::Secret;
 

@@ -1,11 +1,8 @@
 //! The typed Moobius client, after the SDK's `WSClient`.
 
-use std::{
-    sync::{Arc, Mutex, MutexGuard, PoisonError},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use crate::{
     client::{BuildError, Client, Receipt},
@@ -14,6 +11,7 @@ use crate::{
     event::Events,
     frame::Frame,
     outgoing::Outgoing,
+    platform::shell::{Handlers, Lifecycle, Shell},
     router::BoxError,
     secret::Secret,
     state::State,
@@ -33,8 +31,6 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(16);
 
 /// A handler for inbound payloads; the message it returns (if any) is sent back.
 pub type Handler = Box<dyn FnMut(&Payload) -> Result<Option<Outbound>, BoxError> + Send + 'static>;
-
-type SharedHandler = Arc<Mutex<Handler>>;
 
 /// Why a Moobius call failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +56,17 @@ pub enum MoobiusError {
     /// full, client closed, or the send deadline (16 s by default) passed.
     #[error(transparent)]
     Send(#[from] SendError),
+}
+
+impl From<Lifecycle> for MoobiusError {
+    fn from(e: Lifecycle) -> Self {
+        match e {
+            Lifecycle::NotConnected => MoobiusError::NotConnected(None),
+            Lifecycle::AlreadyConnected => MoobiusError::AlreadyConnected,
+            Lifecycle::Stopped(state) => MoobiusError::Stopped(state),
+            Lifecycle::Build(e) => MoobiusError::Build(e),
+        }
+    }
 }
 
 impl MoobiusError {
@@ -117,8 +124,8 @@ pub struct MoobiusClient {
     heartbeat: Option<Duration>,
     send_timeout: Option<Duration>,
     builders: Builders,
-    handlers: Vec<(Option<String>, SharedHandler)>,
-    inner: Arc<Mutex<Option<Client<Payload>>>>,
+    handlers: Handlers<Payload, Outbound>,
+    shell: Arc<Shell<Payload>>,
 }
 
 impl std::fmt::Debug for MoobiusClient {
@@ -143,8 +150,8 @@ impl MoobiusClient {
             heartbeat: Some(HEARTBEAT),
             send_timeout: Some(SEND_TIMEOUT),
             builders: Builders::new(),
-            handlers: Vec::new(),
-            inner: Arc::default(),
+            handlers: Handlers::default(),
+            shell: Arc::default(),
         }
     }
 
@@ -222,8 +229,7 @@ impl MoobiusClient {
         kind: impl Into<String>,
         handler: impl FnMut(&Payload) -> Result<Option<Outbound>, BoxError> + Send + 'static,
     ) -> Self {
-        self.handlers
-            .push((Some(kind.into()), Arc::new(Mutex::new(Box::new(handler)))));
+        self.handlers.add(Some(kind.into()), Box::new(handler));
         self
     }
 
@@ -234,8 +240,7 @@ impl MoobiusClient {
         mut self,
         handler: impl FnMut(&Payload) -> Result<Option<Outbound>, BoxError> + Send + 'static,
     ) -> Self {
-        self.handlers
-            .push((None, Arc::new(Mutex::new(Box::new(handler)))));
+        self.handlers.add(None, Box::new(handler));
         self
     }
 
@@ -256,31 +261,20 @@ impl MoobiusClient {
     /// # Panics
     /// Outside a tokio runtime.
     pub fn connect(&self) -> Result<Events<Payload>, MoobiusError> {
-        let mut inner = self.lock();
-        if inner.is_some() {
-            return Err(MoobiusError::AlreadyConnected);
-        }
-        let protocol = Moobius::new(self.mode.clone(), self.token.clone())
-            .builders(self.builders.clone())
-            .heartbeat_every(self.heartbeat);
-        let config = self.config.clone().redact(self.token.clone());
-        let mut builder = Client::builder(protocol)
-            .url(self.uri.clone())
-            .config(config);
-        let deadline = self.send_timeout;
-        for (kind, handler) in &self.handlers {
-            let handler = handler.clone();
-            let run = move |payload: &Payload| {
-                let mut handler = handler.lock().unwrap_or_else(PoisonError::into_inner);
-                handler(payload).map(|reply| reply.as_ref().map(|m| outgoing(m, deadline)))
-            };
-            builder = match kind {
-                Some(kind) => builder.on(kind.clone(), run),
-                None => builder.on_any(run),
-            };
-        }
-        let (client, events) = builder.start()?;
-        *inner = Some(client);
+        let events = self.shell.attach(false, || {
+            let protocol = Moobius::new(self.mode.clone(), self.token.clone())
+                .builders(self.builders.clone())
+                .heartbeat_every(self.heartbeat);
+            let config = self.config.clone().redact(self.token.clone());
+            let builder = Client::builder(protocol)
+                .url(self.uri.clone())
+                .config(config);
+            let deadline = self.send_timeout;
+            let builder = self
+                .handlers
+                .install(builder, move |m: &Outbound| outgoing(m, deadline));
+            Ok((builder.start()?, ()))
+        })?;
         Ok(events)
     }
 
@@ -290,8 +284,7 @@ impl MoobiusClient {
     /// [`MoobiusError::NotConnected`] when not connected, or [`MoobiusError::Stopped`]
     /// with the final state when the client stopped first.
     pub async fn ready(&self) -> Result<(), MoobiusError> {
-        let client = self.engine().ok_or(MoobiusError::NotConnected(None))?;
-        client.ready().await.map_err(MoobiusError::Stopped)
+        Ok(self.shell.ready().await?)
     }
 
     /// Queues a message (built by [`MoobiusClient::dry_run`], or a full message read with
@@ -609,24 +602,19 @@ impl MoobiusClient {
     /// Closes the connection (close handshake) and returns the final state; `None` if the
     /// client was not connected.
     pub async fn disconnect(&self) -> Option<State> {
-        let client = self.lock().take()?;
-        Some(client.close().await)
+        self.shell.close().await
     }
 
     /// Whether [`MoobiusClient::connect`] was called and not undone by `disconnect`.
     #[must_use]
     pub fn is_connected(&self) -> bool {
-        self.lock().is_some()
+        self.shell.is_attached()
     }
 
     /// The engine handle (state watch, statistics, raw sends) while connected.
     #[must_use]
     pub fn engine(&self) -> Option<Client<Payload>> {
-        self.lock().clone()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<Client<Payload>>> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shell.engine()
     }
 }
 

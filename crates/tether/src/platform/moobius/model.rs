@@ -4,8 +4,8 @@
 
 use std::{fmt, sync::Arc};
 
+use crate::json::{Map, Value};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use serde_json::{Map, Value};
 
 use crate::platform::pyjson;
 
@@ -425,7 +425,7 @@ impl<T: Serialize + DeserializeOwned> Item<T> {
     /// [`ModelError::Invalid`] naming `what` when the JSON does not fit.
     pub fn to_json(&self, what: &str) -> Result<Map<String, Value>, ModelError> {
         match self {
-            Item::Typed(model) => match serde_json::to_value(model) {
+            Item::Typed(model) => match crate::json::to_value(model) {
                 Ok(Value::Object(map)) => Ok(map),
                 Ok(_) => Err(ModelError::invalid(what, "not an object")),
                 Err(e) => Err(ModelError::invalid(what, e)),
@@ -716,10 +716,11 @@ impl Payload {
         let kind = string(&map, "type")
             .ok_or_else(|| ModelError::NotAMessage("no string \"type\"".into()))?;
         let body = map
-            .remove("body")
+            .swap_remove("body")
             .ok_or_else(|| ModelError::NotAMessage("no \"body\"".into()))?;
         fn typed<T: DeserializeOwned>(kind: &str, body: Value) -> Result<T, ModelError> {
-            serde_json::from_value(body).map_err(|e| ModelError::invalid(format!("{kind} body"), e))
+            crate::json::from_value(body)
+                .map_err(|e| ModelError::invalid(format!("{kind} body"), e))
         }
         let body = match kind.as_str() {
             kind::MESSAGE_DOWN => Body::MessageDown(typed(&kind, body)?),
@@ -758,7 +759,7 @@ impl Payload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn json_items_are_validated_against_the_model_and_sent_unchanged() {
