@@ -347,11 +347,23 @@ impl<P: Protocol> Engine<P> {
             Err(e) => Exit::Lost(e),
             Ok(()) => poll_fn(|cx| self.poll_connection(&mut conn, cx)).await,
         };
-        if let Exit::Lost(ConnectionError::ProtocolViolation { .. }) = &exit {
+        let transport = &mut conn.transport;
+        let limit = self.config.close_timeout;
+        let finish = match &exit {
             // Let the close frame tether queued (1002/1007/1009) reach the peer.
-            let transport = &mut conn.transport;
-            let limit = self.config.close_timeout;
-            let _ = tokio::time::timeout(limit, poll_fn(|cx| transport.poll_close(cx))).await;
+            Exit::Lost(ConnectionError::ProtocolViolation { .. }) => {
+                let _ = tokio::time::timeout(limit, poll_fn(|cx| transport.poll_close(cx))).await;
+                true
+            }
+            // The peer closed first: the transport queued the answering close frame while
+            // writes were held for the read burst; write it out (RFC 6455 §5.5.1).
+            Exit::Lost(ConnectionError::ClosedByPeer { .. }) => {
+                let _ = tokio::time::timeout(limit, poll_fn(|cx| transport.poll_flush(cx))).await;
+                true
+            }
+            _ => false,
+        };
+        if finish {
             // Then wait (briefly) for the peer to close, so it reads the code, not a reset.
             let _ = tokio::time::timeout(limit.min(LINGER), poll_fn(|cx| transport.poll_drain(cx)))
                 .await;
