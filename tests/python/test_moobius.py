@@ -201,9 +201,10 @@ async def test_the_wsclient_talks_to_a_service_through_the_hub_as_the_real_sdk_d
     the same assertions, with tether's WSClient in place of the SDK's."""
     service = await echo_service(hub).start()
     await service.until(lambda: bool(service.of("copy")), "copy of the service login")
+    mark = hub.mark("moobius")
     user = await Peer(hub, lambda c: c.user_login(TOKEN), report_str=" (user)").start()
-    await user.client.join_channel(USER, CHANNEL)
-    await user.client.message_up(USER, SERVICE, CHANNEL, SERVICE, "text", {"text": TEXT})
+    join = await user.client.join_channel(USER, CHANNEL)
+    up = await user.client.message_up(USER, SERVICE, CHANNEL, SERVICE, "text", {"text": TEXT})
     await user.until(lambda: bool(user.of("message_down")), "message_down")
 
     down = user.of("message_down")[0]
@@ -221,6 +222,20 @@ async def test_the_wsclient_talks_to_a_service_through_the_hub_as_the_real_sdk_d
     assert ups[0]["body"]["content"]["text"] == TEXT
     assert ups[0]["body"]["sender"] == USER
     assert ups[0]["body"]["channel_id"] == CHANNEL
+
+    # What the client put on the wire is what the SDK's builders write, byte for byte:
+    # the login (sent by the engine, on every connect) with its request id, then the
+    # join and the message_up as their builders returned them.
+    mine = [c for c in hub.by_connection("moobius", mark) if TOKEN in c[0]["text"]]
+    assert len(mine) == 1, hub.by_connection("moobius", mark)
+    wire = [f["text"] for f in mine[0]]
+    login_id = json.loads(wire[0])["request_id"]
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(moobius_module, "uuid", types.SimpleNamespace(uuid4=lambda: login_id))
+        m.setattr(moobius_module, "time", types.SimpleNamespace(time=lambda: 0))
+        login = await user.client.user_login(TOKEN, dry_run=True)
+    assert wire[0] == WSClient.dumps(login)
+    assert wire[1:3] == [WSClient.dumps(join), WSClient.dumps(up)], wire
     await user.stop()
     await service.stop()
 
@@ -229,6 +244,7 @@ async def test_the_login_is_sent_again_and_order_kept_after_a_hub_drop(hub: Hub)
     """Messages queued while the connection is down go after the new login, in order: the
     hub answers each `heartbeat` with a `copy` naming its request id (refused, with
     `status: false`, before a login)."""
+    mark = hub.mark("moobius")
     peer = await Peer(
         hub, lambda c: c.service_login(SERVICE, "service-token"), heartbeat=None
     ).start()
@@ -260,6 +276,21 @@ async def test_the_login_is_sent_again_and_order_kept_after_a_hub_drop(hub: Hub)
     assert len(logins) == 2, "logged in again after the drop"
     kinds = [p["body"]["origin_type"] for p in peer.of("copy")]
     assert kinds.index("service_login", 1) == 21, "the login came before the queued ones"
+    # On the wire: the same login first on both connections, then the heartbeats, each
+    # on the wire once, in the order sent.
+    connections = [
+        [json.loads(f["text"]) for f in c]
+        for c in hub.by_connection("moobius", mark)
+        if "service-token" in c[0]["text"]
+    ]
+    assert len(connections) == 2, connections
+    expected = await client.service_login(SERVICE, "service-token", dry_run=True)
+    for frames in connections:
+        login = {k: v for k, v in frames[0].items() if k != "request_id"}
+        assert login == {k: v for k, v in expected.items() if k != "request_id"}, login
+        assert {f["type"] for f in frames[1:]} <= {"heartbeat"}, frames
+    on_wire = [f["request_id"] for c in connections for f in c[1:]]
+    assert on_wire == sent, "each heartbeat once, in order"
     await peer.stop()
 
 
