@@ -22,7 +22,7 @@ import pytest
 import tether.moobius as moobius_module
 from conftest import ROOT, Hub
 from tether import State
-from tether.errors import ClientStopped
+from tether.errors import ClientStopped, MessageTooLarge, OutboxFull
 from tether.moobius import (
     Button,
     CanvasItem,
@@ -89,7 +89,7 @@ async def test_every_builder_returns_and_sends_exactly_the_sdk_golden_message(
         kwargs = {k: argument(copy.deepcopy(v)) for k, v in vector["kwargs"].items()}
         before = len(client._early)
         await builder(**kwargs)
-        assert client._early[before:] == [vector["wire_text"]], vector["case"]
+        assert client._early.held()[before:] == [vector["wire_text"]], vector["case"]
 
 
 async def test_builders_check_their_arguments_as_the_sdk_does() -> None:
@@ -325,3 +325,82 @@ def test_the_sdk_usage_runs_with_only_the_import_line_changed(hub: Hub, tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "message_down: echo: hello\n", done.stdout
+
+
+async def early_client(hub: Hub, **options: Any) -> WSClient:
+    """A service client not yet connected (no app heartbeat: only what the test sends)."""
+    client = WSClient(hub["moobius"], heartbeat=None, backoff_base=0.05, **options)
+
+    async def login() -> None:
+        await client.service_login(SERVICE, "early-token")
+
+    client.on_connect = login
+    return client
+
+
+async def wire_after_connect(hub: Hub, client: WSClient, mark: int, count: int) -> list[Any]:
+    """Connects `client`; the types and request ids of the first `count` frames the hub
+    got on its connection."""
+    await asyncio.wait_for(client.connect(), LIMIT)
+
+    def mine() -> list[dict[str, Any]]:
+        connections = [
+            c for c in hub.by_connection("moobius", mark) if "early-token" in c[0]["text"]
+        ]
+        return [json.loads(f["text"]) for c in connections for f in c]
+
+    for _ in range(1000):
+        if len(mine()) >= count:
+            break
+        await asyncio.sleep(0.01)
+    return [(f["type"], f.get("request_id")) for f in mine()]
+
+
+async def test_messages_sent_before_connect_are_bounded_and_rejected_past_the_outbox(
+    hub: Hub,
+) -> None:
+    mark = hub.mark("moobius")
+    client = await early_client(hub, outbox_capacity=5, policy="reject")
+    sent = [(await client.heartbeat())["request_id"] for _ in range(5)]
+    with pytest.raises(OutboxFull) as refused:
+        await client.heartbeat()
+    assert json.loads(refused.value.message)["type"] == "heartbeat", "handed back"
+    wire = await wire_after_connect(hub, client, mark, 6)
+    assert wire[0][0] == "service_login", "the login first"
+    assert wire[1:] == [("heartbeat", r) for r in sent], "then the early ones, in order"
+    await client.close()
+
+
+async def test_messages_sent_before_connect_drop_the_oldest_past_the_outbox(hub: Hub) -> None:
+    mark = hub.mark("moobius")
+    client = await early_client(hub, outbox_capacity=3, policy="drop_oldest")
+    sent = [(await client.heartbeat())["request_id"] for _ in range(5)]
+    wire = await wire_after_connect(hub, client, mark, 4)
+    assert wire[1:] == [("heartbeat", r) for r in sent[2:]], wire
+    await client.close()
+
+
+async def test_a_send_before_connect_waits_for_room_under_backpressure(hub: Hub) -> None:
+    mark = hub.mark("moobius")
+    client = await early_client(hub, outbox_capacity=2)
+    sent: list[str] = []
+
+    async def burst() -> None:
+        for _ in range(4):
+            sent.append((await client.heartbeat())["request_id"])
+
+    sender = asyncio.create_task(burst())
+    await asyncio.sleep(0.1)
+    assert len(sent) == 2 and not sender.done(), "the third waits for room"
+    wire = await wire_after_connect(hub, client, mark, 5)
+    await asyncio.wait_for(sender, LIMIT)
+    assert wire[0][0] == "service_login"
+    assert wire[1:] == [("heartbeat", r) for r in sent], wire
+    await client.close()
+
+
+async def test_a_message_over_the_size_limit_is_refused_before_connect(hub: Hub) -> None:
+    client = await early_client(hub, max_message_size=64)
+    with pytest.raises(MessageTooLarge):
+        await client.send({"type": "x", "body": "y" * 100})
+    await client.close()
