@@ -207,6 +207,17 @@ async def test_actions_are_acknowledged_and_replayed_with_their_txn_id_after_a_h
         i for i, c in enumerate(connections) if any(w in f["binary"] for f in c for w in wanted)
     ]
     assert len(carrying) == 1 and carrying[0] > 0, connections
+
+    # Each connection began with the same init (the login: space and API key; field 33,
+    # `8a02`, then a one-byte length), each followed by a txnId of its own.
+    def init(frame: dict[str, Any]) -> str:
+        data: str = frame["binary"]
+        assert data.startswith("8a02"), data
+        return data[: 6 + 2 * int(data[4:6], 16)]
+
+    inits = {init(c[0]) for c in connections}
+    assert len(inits) == 1, [c[0] for c in connections]
+    assert b"replay space".hex() in next(iter(inits))
     actions = [
         f["binary"] for f in connections[carrying[0]] if any(w in f["binary"] for w in wanted)
     ]

@@ -117,6 +117,11 @@ async def test_ready_with_every_house_and_a_message_posted_by_another_client(hub
     assert message.room_id == GENERAL
     assert message.room is not None and message.room.name == "general"
     assert message.house is not None and message.house.name == "Tether Lounge"
+    # openhivenpy's attribute paths on the handler's argument.
+    assert message.author.id == me.id
+    assert message.room.id == GENERAL
+    assert message.house.id == message.room.house_id
+    assert message.id == posted.id
 
     # The login frame, byte for byte, as interop_hiven.rs checks hiven.py's; then only
     # heartbeats (messages go over REST).
