@@ -11,7 +11,9 @@
 //!   the endpoint received (binary ones in hex), oldest first, from number `since` on
 //!   (default 0), at most `limit` (default and cap [`RECEIVED_PAGE`]); `next` is the
 //!   `since` of the next page, and of a later call that wants only what comes after;
-//!   `missed` counts frames from `since` on that the log's bound let go
+//!   `missed` counts frames from `since` on that the log's bound let go. A frame's `seq`
+//!   is the endpoint's `received` count (`/stats`) before it arrived: that count, taken
+//!   before acting, is the `since` of what comes after
 //! - `POST /resume` with `{"endpoint": "echo"}` (and optionally `"conn": ID`) or `{}` for
 //!   every endpoint
 //! - the dashboard's page and feed (`/`, `/snapshot`, `/events`: see `dashboard`)
