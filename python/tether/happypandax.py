@@ -12,10 +12,11 @@ the same methods as coroutines. The SDK's example runs as it is::
 
 What the SDK lacks comes with it: the ``timeout`` applies to every request (the SDK's
 reader can wait past it), a reply is never taken for the next request's, messages that
-arrive together are all read, TLS is rustls (``ssl_context`` turns it on; trust more CAs
-with ``ca_file=``), and with ``auto_reconnect=True`` a lost connection is re-established
-with backoff, the last accepted credentials are sent again, and unanswered requests are
-replayed (an HPX reply acknowledges its request: nothing is lost). Passwords never show
+arrive together are all read, TLS is rustls (``ssl_context`` turns it on and adds the CA
+certificates loaded in it, see ``Client``; trust more CAs with ``ca_file=``), and with
+``auto_reconnect=True`` a lost connection is re-established with backoff, the last
+accepted credentials are sent again, and unanswered requests are replayed (an HPX reply
+acknowledges its request: nothing is lost). Passwords never show
 in ``repr``, logs or exceptions.
 
 As the SDK documents, the JSON library can be swapped (``send_raw`` writes with it and
@@ -123,6 +124,20 @@ def finalize(name: str, msg: Any, session_id: str = "") -> dict[str, Any]:
     return {"session": session_id, "name": name, "data": msg}
 
 
+def _context_roots(context: ssl.SSLContext) -> list[bytes]:
+    """The CA certificates loaded in `context` (DER), to be trusted besides the webpki
+    roots; refuses what tether's TLS cannot do (it always verifies the server)."""
+    if context.verify_mode == ssl.CERT_NONE:
+        raise ValueError(
+            "ssl_context.verify_mode is CERT_NONE, but tether's TLS always verifies the "
+            "server's certificate: trust its CA instead (ssl_context.load_verify_locations"
+            "(cafile) or ca_file=)"
+        )
+    if not context.check_hostname:
+        log.info("ssl_context.check_hostname is False: tether's TLS checks the host name anyway")
+    return [bytes(der) for der in context.get_ca_certs(binary_form=True)]
+
+
 def _loads(text: str, name: str) -> Any:
     try:
         return json.loads(text)
@@ -132,6 +147,13 @@ def _loads(text: str, name: str) -> Any:
 
 class Client:
     """A client for communicating with a HappyPanda X server (blocking, as the SDK's).
+
+    ``ssl_context`` turns TLS on (rustls): the CA certificates loaded in it
+    (``load_verify_locations``, ``configure_trust`` …; ``get_ca_certs()``) are trusted
+    besides the webpki roots. The server's certificate and host name are always verified:
+    a context with ``verify_mode == ssl.CERT_NONE`` raises ``ValueError`` (rather than
+    verifying when told not to), and ``check_hostname = False`` still checks the name.
+    Its other settings (protocol versions, ciphers, client certificates) are not used.
 
     Extra keyword arguments (tether's): ``ca_file`` (PEM, trusted besides the webpki
     roots when TLS is on), ``auto_reconnect`` (default ``False``, as the SDK),
@@ -160,6 +182,7 @@ class Client:
             session_id=session_id,
             tls=ssl_context is not None,
             ca_file=ca_file,
+            ca_certs=_context_roots(ssl_context) if ssl_context is not None else [],
             timeout=float(timeout or 0),
             auto_reconnect=auto_reconnect,
             backoff_base=backoff_base,
@@ -250,19 +273,22 @@ class Client:
         )
 
     def send_bytes(self, data: bytes, raise_on_auth: bool = True) -> str:
-        """Sends bytes (gzipped, framed) and returns the reply's text, unparsed."""
-        return self._native.send_text(bytes(data))
+        """Sends bytes (gzipped, framed) and returns the reply's text, unparsed. Raises
+        ``AuthRequiredError`` before sending anything when connected but not
+        authenticated, unless ``raise_on_auth`` is ``False`` (then the server answers,
+        say with its own auth error in the reply)."""
+        return self._native.send_text(bytes(data), raise_on_auth)
 
     def send_raw(self, data: Any, raise_on_auth: bool = True, encoding: str = "utf-8") -> Any:
         """Sends a JSON-compatible message as it is (written with ``client.json``) and
-        returns the reply, parsed."""
+        returns the reply, parsed; ``raise_on_auth`` as in ``send_bytes``."""
         text = json.dumps(data)
-        return _loads(self._native.send_text(bytes(text, encoding)), self.name)
+        return _loads(self._native.send_text(bytes(text, encoding), raise_on_auth), self.name)
 
     def send(self, data: Any, raise_on_auth: bool = True, encoding: str = "utf-8") -> Any:
-        """Sends ``data`` in the session's envelope (``finalize``) and returns the reply.
-        Raises ``AuthRequiredError`` before sending anything when not authenticated."""
-        return _loads(self._native.send(data), self.name)
+        """Sends ``data`` in the session's envelope (``finalize``) and returns the reply;
+        ``raise_on_auth`` as in ``send_bytes``."""
+        return _loads(self._native.send(data, raise_on_auth), self.name)
 
     def close(self) -> None:
         """Closes the connection; the client cannot connect again."""

@@ -46,7 +46,9 @@ from typing import Any
 
 from . import _native
 from ._client import Client, redact_url
+from ._early import EarlyOutbox
 from ._native import Message
+from .errors import ClientClosed
 from .events import DecodeFailed, StateChanged, Undelivered
 
 __all__ = [
@@ -258,7 +260,7 @@ class WSClient:
         self._options = {"heartbeat": ping_interval, **options}
         self._capture: _Login | None = None
         self._login: _Login | None = None
-        self._early: list[str] = []
+        self._early = self._early_outbox()
         self._sub: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._connecting: asyncio.Future[None] | None = None
@@ -320,11 +322,24 @@ class WSClient:
             await client.close()
             self._sub = None
             raise
-        self.websocket = client
-        early, self._early = [*login.others, *self._early], []
-        for text in early:
+        # The login's companions, then what was sent before connect, in order; sends made
+        # meanwhile join the early outbox's tail until it closes.
+        for text in login.others:
             await self._queue(client, text)
+        while (early := self._early.pop()) is not None:
+            await self._queue(client, early)
+        self._early.close()
+        self.websocket = client
         logger.info("connected to %s%s", redact_url(self.ws_server_uri), self.report_str)
+
+    def _early_outbox(self) -> EarlyOutbox:
+        """The outbox of messages sent before ``connect``: the engine's limits and policy
+        (the ``outbox_capacity``, ``policy`` and ``max_message_size`` options)."""
+        return EarlyOutbox(
+            int(self._options.get("outbox_capacity", 1024)),
+            str(self._options.get("policy", "backpressure")),
+            int(self._options.get("max_message_size", 16 * 1024 * 1024)),
+        )
 
     async def _queue(self, client: Client, text: str) -> None:
         await client.send(text, deadline=self._send_timeout)
@@ -332,17 +347,21 @@ class WSClient:
     async def send(self, message: Any) -> None:
         """Queues a dict-valued message (dataclasses inside become dicts) or a JSON string;
         returns once it is queued (sent in order; after a reconnect if the connection is
-        down). Before ``connect()`` it waits in order for the connection."""
+        down). Before ``connect()`` it is held in order for the connection, with the
+        engine's outbox limits and policy (``outbox_capacity``, ``policy``: waits for room,
+        raises ``OutboxFull``, or drops the oldest; ``max_message_size``)."""
         if type(message) is dict:
             message = self.dumps(message)
         elif type(message) is not str:
             raise Exception("must send a string or dict-valued message into ws_client.send")
         if self._capture is not None:
             self._capture.others.append(message)
-        elif self.websocket is None:
-            self._early.append(message)
-        else:
-            await self._queue(self.websocket, message)
+            return
+        if self.websocket is None and await self._early.put(message):
+            return
+        if self.websocket is None:
+            raise ClientClosed("the client was closed before the message was sent", message)
+        await self._queue(self.websocket, message)
 
     async def receive(self) -> None:
         """Hands every message received to ``safe_handle`` (as its text, in a task of its
@@ -385,6 +404,10 @@ class WSClient:
         SDK has none). ``receive`` returns."""
         client, self.websocket = self.websocket, None
         self._sub = None
+        # Senders waiting for room before connect get ClientClosed; a later connect
+        # starts a new early outbox.
+        early, self._early = self._early, self._early_outbox()
+        early.close()
         if client is not None:
             await client.close()
 

@@ -1,4 +1,5 @@
-"""Fixtures: a `tether serve --ephemeral` hub for the whole session, and its faults."""
+"""Fixtures: a `tether serve --ephemeral --record` hub for the whole session, its faults,
+and what its endpoints received (`GET /received`), to check bytes on the wire."""
 
 from __future__ import annotations
 
@@ -50,11 +51,36 @@ class Hub:
     def resume(self) -> None:
         self.control("/resume", {"endpoint": None})
 
+    def mark(self, endpoint: str) -> int:
+        """Where the frames `endpoint` receives from now on start: its `received` count
+        (the `seq` of the next frame in its receive log)."""
+        return int(self.control("/stats")[endpoint]["received"])
+
+    def received(self, endpoint: str, since: int = 0) -> list[dict[str, Any]]:
+        """Every frame `endpoint` received from `since` on, oldest first: `{"seq", "conn",
+        "text"}`, or `"binary"` (hex) for a binary frame. Fails if the log lost any."""
+        frames: list[dict[str, Any]] = []
+        while True:
+            page = self.control(f"/received?endpoint={endpoint}&since={since}")
+            assert page["missed"] == 0, f"the receive log of {endpoint} lost frames"
+            frames += page["frames"]
+            if not page["frames"] or page["next"] == since:
+                return frames
+            since = page["next"]
+
+    def by_connection(self, endpoint: str, since: int = 0) -> list[list[dict[str, Any]]]:
+        """`received`, grouped by connection, the connections in the order they first
+        sent something."""
+        groups: dict[int, list[dict[str, Any]]] = {}
+        for frame in self.received(endpoint, since):
+            groups.setdefault(frame["conn"], []).append(frame)
+        return list(groups.values())
+
 
 @pytest.fixture(scope="session")
 def hub() -> Iterator[Hub]:
     process = subprocess.Popen(
-        [tether_bin(), "serve", "--ephemeral", "--json"],
+        [tether_bin(), "serve", "--ephemeral", "--json", "--record", "--record-limit", "200000"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -182,6 +182,7 @@ async def test_actions_are_acknowledged_and_replayed_with_their_txn_id_after_a_h
         await loop.run_in_executor(None, lambda: hub.fault("gather", "drop"))
         await loop.run_in_executor(None, hub.resume)
 
+    mark = hub.mark("gather")
     actor = Peer(hub, "replay space")
     # run() returns once the producer's actions are acknowledged (or warns).
     await asyncio.wait_for(actor.client.run(statuses), LIMIT)
@@ -198,6 +199,29 @@ async def test_actions_are_acknowledged_and_replayed_with_their_txn_id_after_a_h
         e.transactionStatus for e in actor.events if e.WhichOneof("event") == "transactionStatus"
     ]
     assert len(acks) >= 5 and all(a.succeeded for a in acks)
+    # On the wire: the stalled connection took the actions but the hub never read them;
+    # the hub received each once, in order, on the next connection (the replay).
+    wanted = [f"status {i}".encode().hex() for i in range(5)]
+    connections = hub.by_connection("gather", mark)
+    carrying = [
+        i for i, c in enumerate(connections) if any(w in f["binary"] for f in c for w in wanted)
+    ]
+    assert len(carrying) == 1 and carrying[0] > 0, connections
+
+    # Each connection began with the same init (the login: space and API key; field 33,
+    # `8a02`, then a one-byte length), each followed by a txnId of its own.
+    def init(frame: dict[str, Any]) -> str:
+        data: str = frame["binary"]
+        assert data.startswith("8a02"), data
+        return data[: 6 + 2 * int(data[4:6], 16)]
+
+    inits = {init(c[0]) for c in connections}
+    assert len(inits) == 1, [c[0] for c in connections]
+    assert b"replay space".hex() in next(iter(inits))
+    actions = [
+        f["binary"] for f in connections[carrying[0]] if any(w in f["binary"] for w in wanted)
+    ]
+    assert [next(w for w in wanted if w in f) for f in actions] == wanted, actions
 
 
 async def test_a_wrong_argument_is_refused_before_anything_is_sent(hub: Hub) -> None:

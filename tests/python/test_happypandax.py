@@ -79,7 +79,7 @@ def test_the_sdk_example_runs_with_only_the_import_line_changed(hub: Hub, tmp_pa
 
 def test_the_interop_driver_gets_what_the_real_sdk_gets(hub: Hub, tmp_path: Path) -> None:
     """The twin of interop_hpx.rs: its driver with tether's module, the same assertions
-    (but the hub's receive log, which only the in-process hub has)."""
+    down to the bytes the hub received, read from its control API)."""
     source = DRIVER.read_text()
     assert "import happypandax_client as hpx\n" in source
     driver = tmp_path / "hpx_tether_driver.py"
@@ -87,6 +87,7 @@ def test_the_interop_driver_gets_what_the_real_sdk_gets(hub: Hub, tmp_path: Path
         source.replace("import happypandax_client as hpx\n", "import tether.happypandax as hpx\n")
     )
     host, port = address(hub)
+    mark = hub.mark("hpx")
     done = subprocess.run(
         [sys.executable, str(driver), host, str(port), USER, PASSWORD],
         capture_output=True,
@@ -132,6 +133,23 @@ def test_the_interop_driver_gets_what_the_real_sdk_gets(hub: Hub, tmp_path: Path
     early = r["c_send_before_auth"]
     assert early["class"] == "AuthRequiredError", early
     assert early["code"] == 407
+
+    # What the client put on the wire, as the hub decoded it: the SDK's bytes.
+    texts = [f["text"] for f in hub.received("hpx", mark)]
+    want = [
+        '{"session": "", "name": "interop-a", "data": {}}',
+        f'{{"session": "{session}", "name": "interop-a", "data": [{{"fname": "get_version"}}]}}',
+        f'{{"session": "{session}", "name": "interop-a", "data": [{{"fname": "echo", '
+        '"msg": "h\\u00e9llo \\u65e5\\u672c", "n": 2.5}]}',
+        "raw-bytes",
+        f'{{"session": "", "name": "interop-b", "data": {{"user": "{USER}", '
+        f'"password": "{PASSWORD}-wrong"}}}}',
+        '{"session": "", "name": "interop-b", "data": "requestauth"}',
+        f'{{"session": "", "name": "interop-b", "data": {{"user": "{USER}", '
+        f'"password": "{PASSWORD}"}}}}',
+    ]
+    assert texts[: len(want)] == want, texts
+    assert len(texts) == len(want) + 1, "B's get_version, and nothing from C"
 
 
 def test_the_exceptions_have_the_sdk_bases_and_codes() -> None:
@@ -194,6 +212,7 @@ def test_the_timeout_applies_to_a_request_the_server_never_answers(hub: Hub) -> 
 
 def test_the_login_is_sent_again_and_the_request_answered_after_a_hub_drop(hub: Hub) -> None:
     host, port = address(hub)
+    mark = hub.mark("hpx")
     c = hpx.Client(
         "resilient", host=host, port=port, auto_reconnect=True, backoff_base=0.05, backoff_cap=0.2
     )
@@ -209,6 +228,17 @@ def test_the_login_is_sent_again_and_the_request_answered_after_a_hub_drop(hub: 
     assert after["data"][0]["data"] == {"msg": "after"}
     assert c.accepted
     c.close()
+    # On the wire: each connection began with the handshake, with the same credentials;
+    # the request after the drop went out (again, if the dead connection took it) after
+    # the new handshake.
+    connections = hub.by_connection("hpx", mark)
+    assert len(connections) >= 2, connections
+    for frames in connections:
+        first = json.loads(frames[0]["text"])
+        assert first["name"] == "resilient"
+        assert first["data"] == {"user": USER, "password": PASSWORD}, frames
+    last = [json.loads(f["text"])["data"] for f in connections[-1]]
+    assert last[1:] == [[{"fname": "echo", "msg": "after"}]], last
 
 
 def test_the_json_library_can_be_swapped(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:

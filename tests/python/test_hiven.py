@@ -21,6 +21,11 @@ BOT_TOKEN = "PyB0t" * 26 + "pb"
 USER_TOKEN = "T3th3r" * 21 + "tt"
 GENERAL = "100000000000000011"
 EXAMPLE = ROOT / "python" / "examples" / "hiven_bot.py"
+#: The login and heartbeat frames, as openhivenpy writes them (`json.dumps` of its
+#: payloads; the token raw, where hiven.py, whose frames interop_hiven.rs checks, puts
+#: "Bot " before a bot's).
+AUTH = '{"op": 2, "d": {"token": "%s"}}'
+HEARTBEAT = '{"op": 3}'
 
 
 def test_the_token_is_checked_before_any_io() -> None:
@@ -58,6 +63,12 @@ def client_for(hub: Hub, token: str, **kw: Any) -> openhivenpy.HivenClient:
     )
 
 
+def logins(hub: Hub, mark: int, token: str) -> list[list[dict[str, Any]]]:
+    """The frames of each Swarm connection made since `mark` that logged in with `token`
+    (connections older than the mark send only heartbeats after it)."""
+    return [c for c in hub.by_connection("hiven", mark) if token in c[0]["text"]]
+
+
 async def within(what: str, fut: Any) -> Any:
     try:
         return await asyncio.wait_for(fut, LIMIT)
@@ -67,6 +78,7 @@ async def within(what: str, fut: Any) -> Any:
 
 async def test_ready_with_every_house_and_a_message_posted_by_another_client(hub: Hub) -> None:
     """The twin of interop_hiven.rs, with tether's HivenClient in hiven.py's place."""
+    mark = hub.mark("hiven")
     python = client_for(hub, BOT_TOKEN)
     ready = asyncio.Event()
     got: asyncio.Future[openhivenpy.Message] = asyncio.get_running_loop().create_future()
@@ -105,6 +117,18 @@ async def test_ready_with_every_house_and_a_message_posted_by_another_client(hub
     assert message.room_id == GENERAL
     assert message.room is not None and message.room.name == "general"
     assert message.house is not None and message.house.name == "Tether Lounge"
+    # openhivenpy's attribute paths on the handler's argument.
+    assert message.author.id == me.id
+    assert message.room.id == GENERAL
+    assert message.house.id == message.room.house_id
+    assert message.id == posted.id
+
+    # The login frame, byte for byte, as interop_hiven.rs checks hiven.py's; then only
+    # heartbeats (messages go over REST).
+    bot = logins(hub, mark, BOT_TOKEN)
+    assert len(bot) == 1, bot
+    assert bot[0][0]["text"] == AUTH % BOT_TOKEN
+    assert all(f["text"] == HEARTBEAT for f in bot[0][1:]), bot[0]
 
     await other.stop()
     await python.stop()
@@ -113,6 +137,7 @@ async def test_ready_with_every_house_and_a_message_posted_by_another_client(hub
 
 
 async def test_the_login_is_sent_again_after_a_hub_drop(hub: Hub) -> None:
+    mark = hub.mark("hiven")
     client = client_for(hub, USER_TOKEN)
     readies: list[int] = []
     woke = asyncio.Event()
@@ -138,6 +163,12 @@ async def test_the_login_is_sent_again_after_a_hub_drop(hub: Hub) -> None:
     posted = await client.send_message(GENERAL, "after the drop")
     assert posted.content == "after the drop"
     assert await within("the MESSAGE_CREATE after the drop", got) == "after the drop"
+    # On the wire: the same login first on both connections (a user token: no "Bot ").
+    connections = logins(hub, mark, USER_TOKEN)
+    assert len(connections) == 2, hub.by_connection("hiven", mark)
+    for frames in connections:
+        assert frames[0]["text"] == AUTH % USER_TOKEN, frames
+        assert all(f["text"] == HEARTBEAT for f in frames[1:]), frames
     await client.stop()
     await within("the client to stop", runner)
     await within("a second stop", client.stop())  # a stopped client stops at once

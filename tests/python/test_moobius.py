@@ -22,7 +22,7 @@ import pytest
 import tether.moobius as moobius_module
 from conftest import ROOT, Hub
 from tether import State
-from tether.errors import ClientStopped
+from tether.errors import ClientStopped, MessageTooLarge, OutboxFull
 from tether.moobius import (
     Button,
     CanvasItem,
@@ -89,7 +89,7 @@ async def test_every_builder_returns_and_sends_exactly_the_sdk_golden_message(
         kwargs = {k: argument(copy.deepcopy(v)) for k, v in vector["kwargs"].items()}
         before = len(client._early)
         await builder(**kwargs)
-        assert client._early[before:] == [vector["wire_text"]], vector["case"]
+        assert client._early.held()[before:] == [vector["wire_text"]], vector["case"]
 
 
 async def test_builders_check_their_arguments_as_the_sdk_does() -> None:
@@ -201,9 +201,10 @@ async def test_the_wsclient_talks_to_a_service_through_the_hub_as_the_real_sdk_d
     the same assertions, with tether's WSClient in place of the SDK's."""
     service = await echo_service(hub).start()
     await service.until(lambda: bool(service.of("copy")), "copy of the service login")
+    mark = hub.mark("moobius")
     user = await Peer(hub, lambda c: c.user_login(TOKEN), report_str=" (user)").start()
-    await user.client.join_channel(USER, CHANNEL)
-    await user.client.message_up(USER, SERVICE, CHANNEL, SERVICE, "text", {"text": TEXT})
+    join = await user.client.join_channel(USER, CHANNEL)
+    up = await user.client.message_up(USER, SERVICE, CHANNEL, SERVICE, "text", {"text": TEXT})
     await user.until(lambda: bool(user.of("message_down")), "message_down")
 
     down = user.of("message_down")[0]
@@ -221,6 +222,20 @@ async def test_the_wsclient_talks_to_a_service_through_the_hub_as_the_real_sdk_d
     assert ups[0]["body"]["content"]["text"] == TEXT
     assert ups[0]["body"]["sender"] == USER
     assert ups[0]["body"]["channel_id"] == CHANNEL
+
+    # What the client put on the wire is what the SDK's builders write, byte for byte:
+    # the login (sent by the engine, on every connect) with its request id, then the
+    # join and the message_up as their builders returned them.
+    mine = [c for c in hub.by_connection("moobius", mark) if TOKEN in c[0]["text"]]
+    assert len(mine) == 1, hub.by_connection("moobius", mark)
+    wire = [f["text"] for f in mine[0]]
+    login_id = json.loads(wire[0])["request_id"]
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(moobius_module, "uuid", types.SimpleNamespace(uuid4=lambda: login_id))
+        m.setattr(moobius_module, "time", types.SimpleNamespace(time=lambda: 0))
+        login = await user.client.user_login(TOKEN, dry_run=True)
+    assert wire[0] == WSClient.dumps(login)
+    assert wire[1:3] == [WSClient.dumps(join), WSClient.dumps(up)], wire
     await user.stop()
     await service.stop()
 
@@ -229,6 +244,7 @@ async def test_the_login_is_sent_again_and_order_kept_after_a_hub_drop(hub: Hub)
     """Messages queued while the connection is down go after the new login, in order: the
     hub answers each `heartbeat` with a `copy` naming its request id (refused, with
     `status: false`, before a login)."""
+    mark = hub.mark("moobius")
     peer = await Peer(
         hub, lambda c: c.service_login(SERVICE, "service-token"), heartbeat=None
     ).start()
@@ -260,6 +276,21 @@ async def test_the_login_is_sent_again_and_order_kept_after_a_hub_drop(hub: Hub)
     assert len(logins) == 2, "logged in again after the drop"
     kinds = [p["body"]["origin_type"] for p in peer.of("copy")]
     assert kinds.index("service_login", 1) == 21, "the login came before the queued ones"
+    # On the wire: the same login first on both connections, then the heartbeats, each
+    # on the wire once, in the order sent.
+    connections = [
+        [json.loads(f["text"]) for f in c]
+        for c in hub.by_connection("moobius", mark)
+        if "service-token" in c[0]["text"]
+    ]
+    assert len(connections) == 2, connections
+    expected = await client.service_login(SERVICE, "service-token", dry_run=True)
+    for frames in connections:
+        login = {k: v for k, v in frames[0].items() if k != "request_id"}
+        assert login == {k: v for k, v in expected.items() if k != "request_id"}, login
+        assert {f["type"] for f in frames[1:]} <= {"heartbeat"}, frames
+    on_wire = [f["request_id"] for c in connections for f in c[1:]]
+    assert on_wire == sent, "each heartbeat once, in order"
     await peer.stop()
 
 
@@ -294,3 +325,82 @@ def test_the_sdk_usage_runs_with_only_the_import_line_changed(hub: Hub, tmp_path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "message_down: echo: hello\n", done.stdout
+
+
+async def early_client(hub: Hub, **options: Any) -> WSClient:
+    """A service client not yet connected (no app heartbeat: only what the test sends)."""
+    client = WSClient(hub["moobius"], heartbeat=None, backoff_base=0.05, **options)
+
+    async def login() -> None:
+        await client.service_login(SERVICE, "early-token")
+
+    client.on_connect = login
+    return client
+
+
+async def wire_after_connect(hub: Hub, client: WSClient, mark: int, count: int) -> list[Any]:
+    """Connects `client`; the types and request ids of the first `count` frames the hub
+    got on its connection."""
+    await asyncio.wait_for(client.connect(), LIMIT)
+
+    def mine() -> list[dict[str, Any]]:
+        connections = [
+            c for c in hub.by_connection("moobius", mark) if "early-token" in c[0]["text"]
+        ]
+        return [json.loads(f["text"]) for c in connections for f in c]
+
+    for _ in range(1000):
+        if len(mine()) >= count:
+            break
+        await asyncio.sleep(0.01)
+    return [(f["type"], f.get("request_id")) for f in mine()]
+
+
+async def test_messages_sent_before_connect_are_bounded_and_rejected_past_the_outbox(
+    hub: Hub,
+) -> None:
+    mark = hub.mark("moobius")
+    client = await early_client(hub, outbox_capacity=5, policy="reject")
+    sent = [(await client.heartbeat())["request_id"] for _ in range(5)]
+    with pytest.raises(OutboxFull) as refused:
+        await client.heartbeat()
+    assert json.loads(refused.value.message)["type"] == "heartbeat", "handed back"
+    wire = await wire_after_connect(hub, client, mark, 6)
+    assert wire[0][0] == "service_login", "the login first"
+    assert wire[1:] == [("heartbeat", r) for r in sent], "then the early ones, in order"
+    await client.close()
+
+
+async def test_messages_sent_before_connect_drop_the_oldest_past_the_outbox(hub: Hub) -> None:
+    mark = hub.mark("moobius")
+    client = await early_client(hub, outbox_capacity=3, policy="drop_oldest")
+    sent = [(await client.heartbeat())["request_id"] for _ in range(5)]
+    wire = await wire_after_connect(hub, client, mark, 4)
+    assert wire[1:] == [("heartbeat", r) for r in sent[2:]], wire
+    await client.close()
+
+
+async def test_a_send_before_connect_waits_for_room_under_backpressure(hub: Hub) -> None:
+    mark = hub.mark("moobius")
+    client = await early_client(hub, outbox_capacity=2)
+    sent: list[str] = []
+
+    async def burst() -> None:
+        for _ in range(4):
+            sent.append((await client.heartbeat())["request_id"])
+
+    sender = asyncio.create_task(burst())
+    await asyncio.sleep(0.1)
+    assert len(sent) == 2 and not sender.done(), "the third waits for room"
+    wire = await wire_after_connect(hub, client, mark, 5)
+    await asyncio.wait_for(sender, LIMIT)
+    assert wire[0][0] == "service_login"
+    assert wire[1:] == [("heartbeat", r) for r in sent], wire
+    await client.close()
+
+
+async def test_a_message_over_the_size_limit_is_refused_before_connect(hub: Hub) -> None:
+    client = await early_client(hub, max_message_size=64)
+    with pytest.raises(MessageTooLarge):
+        await client.send({"type": "x", "body": "y" * 100})
+    await client.close()

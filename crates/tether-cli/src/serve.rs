@@ -73,9 +73,13 @@ pub struct ServeArgs {
     /// Address of the control API (default 127.0.0.1:8790).
     #[arg(long, value_name = "ADDR")]
     pub control: Option<SocketAddr>,
-    /// Keep a log of received messages per endpoint (for tests; costs memory).
+    /// Keep a log of received messages per endpoint (for tests; costs memory), read with
+    /// `GET /received?endpoint=NAME` on the control API.
     #[arg(long)]
     pub record: bool,
+    /// With --record, keep at most the last N messages per endpoint.
+    #[arg(long, value_name = "N", default_value_t = tether_hub::RECEIVE_LOG_LIMIT, requires = "record")]
+    pub record_limit: usize,
     /// Require this token on the control API and the dashboard (default: none on
     /// loopback, a generated one, printed at start, on any other address).
     #[arg(
@@ -104,6 +108,7 @@ pub async fn run(args: ServeArgs) -> Exit {
     let mut builder = Hub::builder()
         .host(args.host)
         .record(args.record)
+        .record_limit(args.record_limit)
         .control_token(args.control_token.clone())
         .read_only(args.read_only)
         .compression(args.compression == crate::connect::CompressionArg::On);

@@ -182,6 +182,8 @@ impl From<Close> for End {
 }
 
 pub(crate) struct Driver {
+    /// The connection's id in its endpoint's registry.
+    pub(crate) id: u64,
     pub(crate) conn: Arc<ConnStats>,
     pub(crate) transport: BoxTransport,
     pub(crate) session: Box<dyn Session>,
@@ -334,7 +336,9 @@ impl Driver {
                 // 1009); send it before going.
                 Poll::Ready(Some(Err(_))) => return Poll::Ready(End::Failed),
                 Poll::Ready(Some(Ok(tether::transport::Received::Frame(frame)))) => {
-                    self.endpoint.stats.received(&frame, self.endpoint.record);
+                    self.endpoint
+                        .stats
+                        .received(self.id, &frame, self.endpoint.record);
                     self.conn.received(&frame);
                     let result = self.session.on_frame(frame, scratch);
                     let due = now + self.delay;

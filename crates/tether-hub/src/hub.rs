@@ -57,6 +57,7 @@ pub struct HubBuilder {
     apis: Vec<ApiSpec>,
     control: bool,
     record: bool,
+    record_limit: usize,
     max_message_size: usize,
     compression: bool,
     control_token: Option<String>,
@@ -138,6 +139,7 @@ impl HubBuilder {
             }],
             control: true,
             record: false,
+            record_limit: crate::stats::RECEIVE_LOG_LIMIT,
             max_message_size: 64 * 1024 * 1024,
             compression: true,
             control_token: None,
@@ -196,10 +198,20 @@ impl HubBuilder {
         })
     }
 
-    /// Keeps every received frame in a per-endpoint log (tests, the demo).
+    /// Keeps every received frame in a per-endpoint log (tests, the demo), the last
+    /// [`HubBuilder::record_limit`] of them; [`Hub::received`] and the control API's
+    /// `GET /received` read it.
     #[must_use]
     pub fn record(mut self, on: bool) -> Self {
         self.record = on;
+        self
+    }
+
+    /// With [`HubBuilder::record`], keeps at most the last `frames` received frames per
+    /// endpoint (default [`crate::RECEIVE_LOG_LIMIT`]).
+    #[must_use]
+    pub fn record_limit(mut self, frames: usize) -> Self {
+        self.record_limit = frames;
         self
     }
 
@@ -289,6 +301,7 @@ impl HubBuilder {
                 max_message_size: self.max_message_size,
                 compression: self.compression,
             });
+            endpoint.stats.set_log_limit(self.record_limit);
             tasks.push(tokio::spawn(listener::run(
                 endpoint.clone(),
                 listener,
@@ -530,7 +543,8 @@ impl Hub {
         self.inner.endpoint(endpoint).map(|e| e.stats.snapshot())
     }
 
-    /// Every frame the endpoint received, in arrival order (needs [`HubBuilder::record`]).
+    /// Every frame the endpoint received, in arrival order (needs [`HubBuilder::record`];
+    /// the last [`HubBuilder::record_limit`] of them).
     #[must_use]
     pub fn received(&self, endpoint: &str) -> Vec<Frame> {
         self.inner

@@ -264,6 +264,7 @@ async fn serve(
     conn.set_stalled(state.stalled);
     conn.set_delay(state.delay);
     let driver = Driver {
+        id,
         conn,
         transport,
         session,

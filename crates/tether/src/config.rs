@@ -95,6 +95,9 @@ pub struct ClientConfig {
     pub headers: Vec<(String, Secret)>,
     /// Extra trusted roots (PEM) for `wss://` and `tls://`, added to the webpki roots.
     pub ca_file: Option<PathBuf>,
+    /// More extra trusted roots, as DER certificates (say, what Python's
+    /// `SSLContext.get_ca_certs(binary_form=True)` gives), added the same way.
+    pub ca_certs: Vec<Vec<u8>>,
     /// TCP keepalive on TCP transports (also under WebSocket).
     pub tcp_keepalive: Option<Duration>,
     /// More secrets to keep out of logs, errors and events, never sent by the engine
@@ -126,6 +129,7 @@ impl Default for ClientConfig {
             token: None,
             headers: Vec::new(),
             ca_file: None,
+            ca_certs: Vec::new(),
             tcp_keepalive: Some(Duration::from_secs(30)),
             redact: Vec::new(),
             compression: Compression::default(),
@@ -219,6 +223,13 @@ impl ClientConfig {
     #[must_use]
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Trusts this DER certificate too (in addition to the webpki roots and `ca_file`).
+    #[must_use]
+    pub fn ca_cert_der(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.ca_certs.push(der.into());
         self
     }
 

@@ -20,9 +20,11 @@ use tokio::{
 use tokio_rustls::TlsAcceptor;
 use tokio_websockets::ServerBuilder;
 
-/// A self-signed certificate for 127.0.0.1, its PEM in a file, and an acceptor using it.
+/// A self-signed certificate for 127.0.0.1, its PEM in a file, its DER, and an acceptor
+/// using it.
 struct TestCa {
     pem: PathBuf,
+    der: Vec<u8>,
     acceptor: TlsAcceptor,
 }
 
@@ -44,6 +46,7 @@ impl TestCa {
         .unwrap();
         Self {
             pem,
+            der: certified.cert.der().to_vec(),
             acceptor: TlsAcceptor::from(Arc::new(config)),
         }
     }
@@ -140,6 +143,36 @@ async fn wss_with_the_ca_file_delivers() {
         .unwrap();
     assert!(delivered.reply.is_some());
     client.close().await;
+}
+
+#[tokio::test]
+async fn wss_with_the_ca_as_a_der_certificate_delivers() {
+    let ca = TestCa::new("wss-der");
+    let url = wss_echo(ca.acceptor.clone()).await;
+    let raw = Raw::json().ack_field("id");
+    let (client, _events) = Client::builder(raw.clone())
+        .url(url)
+        .config(config().ca_cert_der(ca.der.clone()))
+        .start()
+        .unwrap();
+    let receipt = client.send(raw.encode(&json!({"id": 1}))).await.unwrap();
+    let delivered = tokio::time::timeout(Duration::from_secs(10), receipt)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(delivered.reply.is_some());
+    client.close().await;
+}
+
+#[tokio::test]
+async fn a_der_certificate_that_is_not_one_is_a_clear_error_at_start() {
+    let error = Client::builder(Raw::json())
+        .url("wss://127.0.0.1:9/")
+        .config(config().ca_cert_der(b"not a certificate".to_vec()))
+        .start()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("CA certificate #0"), "{error}");
 }
 
 #[tokio::test]

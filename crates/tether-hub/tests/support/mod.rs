@@ -361,15 +361,24 @@ impl Probe {
 /// POSTs `body` (JSON) to `path` on the hub's control API; returns the status code and
 /// the response body.
 pub async fn post(hub: &Hub, path: &str, body: &serde_json::Value) -> (u16, String) {
+    control_request(hub, "POST", path, &body.to_string()).await
+}
+
+/// GETs `path` (with its query) from the hub's control API; returns the status code and
+/// the response body.
+pub async fn get(hub: &Hub, path: &str) -> (u16, String) {
+    control_request(hub, "GET", path, "").await
+}
+
+async fn control_request(hub: &Hub, method: &str, path: &str, body: &str) -> (u16, String) {
     let url = hub.url("control").expect("the hub has a control API");
     let addr = url
         .strip_prefix("http://")
         .expect("an http:// URL")
         .trim_end_matches('/')
         .to_owned();
-    let body = body.to_string();
     let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );

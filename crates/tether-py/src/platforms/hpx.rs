@@ -59,6 +59,8 @@ struct Settings {
     session_id: String,
     tls: bool,
     ca_file: Option<PathBuf>,
+    /// Extra roots (DER), from the `ssl_context`.
+    ca_certs: Vec<Vec<u8>>,
     timeout: Duration,
     auto_reconnect: bool,
     backoff: BackoffConfig,
@@ -119,8 +121,9 @@ impl NativeHpx {
     /// A client called `name` (not connected).
     #[new]
     #[pyo3(signature = (
-        name, *, session_id = String::new(), tls = false, ca_file = None, timeout = 60.0,
-        auto_reconnect = false, backoff_base = 0.25, backoff_cap = 30.0, max_attempts = None
+        name, *, session_id = String::new(), tls = false, ca_file = None, ca_certs = Vec::new(),
+        timeout = 60.0, auto_reconnect = false, backoff_base = 0.25, backoff_cap = 30.0,
+        max_attempts = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -128,6 +131,7 @@ impl NativeHpx {
         session_id: String,
         tls: bool,
         ca_file: Option<PathBuf>,
+        ca_certs: Vec<Vec<u8>>,
         timeout: f64,
         auto_reconnect: bool,
         backoff_base: f64,
@@ -145,6 +149,7 @@ impl NativeHpx {
                 session_id,
                 tls,
                 ca_file,
+                ca_certs,
                 timeout: secs("timeout", timeout)?,
                 auto_reconnect,
                 backoff: BackoffConfig {
@@ -166,6 +171,8 @@ impl NativeHpx {
                 Some(c) if c.get_host() == host && c.get_port() == port => c.clone(),
                 _ => {
                     let s = &self.settings;
+                    let mut config = ClientConfig::default().backoff(s.backoff.clone());
+                    config.ca_certs.clone_from(&s.ca_certs);
                     let mut c = HpxClient::new(s.name.clone())
                         .host(host)
                         .port(port)
@@ -173,7 +180,7 @@ impl NativeHpx {
                         .tls(s.tls)
                         .timeout(s.timeout)
                         .auto_reconnect(s.auto_reconnect)
-                        .config(ClientConfig::default().backoff(s.backoff.clone()));
+                        .config(config);
                     if let Some(ca) = &s.ca_file {
                         c = c.ca_file(ca.clone());
                     }
@@ -221,24 +228,38 @@ impl NativeHpx {
         })
     }
 
-    /// `data` in the session envelope; the reply message as Python JSON text.
-    fn send(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<String> {
+    /// `data` in the session envelope; the reply message as Python JSON text. Raises
+    /// `AuthRequiredError` before sending when not accepted, if `raise_on_auth`.
+    #[pyo3(signature = (data, raise_on_auth = true))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        raise_on_auth: bool,
+    ) -> PyResult<String> {
         let data = value(data)?;
         let client = self.require(py)?;
         self.run(py, client, move |c| async move {
-            c.send(data).await.map(|m| m.to_python_json())
+            c.send_checked(data, raise_on_auth)
+                .await
+                .map(|m| m.to_python_json())
         })
     }
 
-    /// `text` (a JSON message, written by the caller) as it is; the reply's text.
-    fn send_text(&self, py: Python<'_>, text: &Bound<'_, PyBytes>) -> PyResult<String> {
+    /// `text` (a JSON message, written by the caller) as it is; the reply's text. The
+    /// authentication check as in `send`.
+    #[pyo3(signature = (text, raise_on_auth = true))]
+    fn send_text(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyBytes>,
+        raise_on_auth: bool,
+    ) -> PyResult<String> {
         let bytes = text.as_bytes().to_vec();
         let client = self.require(py)?;
-        self.run(
-            py,
-            client,
-            move |c| async move { c.send_bytes(bytes).await },
-        )
+        self.run(py, client, move |c| async move {
+            c.send_bytes_checked(bytes, raise_on_auth).await
+        })
     }
 
     /// Closes the connection; the client cannot connect again.

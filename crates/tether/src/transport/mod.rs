@@ -21,7 +21,7 @@ use bytes::Bytes;
 pub use coalesce::{Coalescing, HOLD_LIMIT, WriteHold};
 pub use proxy::{Proxy, ProxyKind, ProxySetting, proxy_from_env};
 pub use tcp::framed;
-pub use tls::tls_connector;
+pub use tls::{tls_connector, tls_connector_with};
 pub use ws::{from_websocket, websocket, websocket_handshake};
 
 use std::sync::Arc;
@@ -248,7 +248,10 @@ impl UrlConnector {
             )));
         }
         let tls = match endpoint.scheme {
-            Scheme::Wss | Scheme::Tls => Some(tls_connector(config.ca_file.as_deref())?),
+            Scheme::Wss | Scheme::Tls => Some(tls_connector_with(
+                config.ca_file.as_deref(),
+                &config.ca_certs,
+            )?),
             Scheme::Ws | Scheme::Tcp => None,
         };
         let proxy = match &config.proxy {

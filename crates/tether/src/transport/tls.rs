@@ -1,4 +1,5 @@
-//! rustls client configuration: webpki roots, plus a CA file's roots when given.
+//! rustls client configuration: webpki roots, plus a CA file's roots and DER roots when
+//! given.
 //! Verification is always on; there is no "insecure" switch.
 
 use std::{path::Path, sync::Arc};
@@ -14,6 +15,17 @@ use crate::error::ConnectionError;
 /// # Errors
 /// [`ConnectionError::Tls`] when the file cannot be read or holds no certificate.
 pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, ConnectionError> {
+    tls_connector_with(ca_file, &[])
+}
+
+/// [`tls_connector`], trusting the DER certificates `ca_certs` too.
+///
+/// # Errors
+/// As [`tls_connector`], and when one of `ca_certs` is not a usable certificate.
+pub fn tls_connector_with(
+    ca_file: Option<&Path>,
+    ca_certs: &[Vec<u8>],
+) -> Result<TlsConnector, ConnectionError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
@@ -36,6 +48,11 @@ pub fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector, ConnectionE
                 ConnectionError::tls(format!("bad certificate in {}: {e}", path.display()), e)
             })?;
         }
+    }
+    for (i, der) in ca_certs.iter().enumerate() {
+        roots
+            .add(CertificateDer::from(der.clone()))
+            .map_err(|e| ConnectionError::tls(format!("bad CA certificate #{i}: {e}"), e))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)

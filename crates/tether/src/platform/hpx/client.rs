@@ -551,10 +551,24 @@ impl HpxClient {
     /// accepted; [`HpxError::Client`] when not connected; [`HpxError::JsonParse`] for a
     /// reply that is not JSON; a connection error.
     pub async fn send(&self, data: impl Into<Value>) -> Result<Message, HpxError> {
+        self.send_checked(data, true).await
+    }
+
+    /// [`HpxClient::send`], with its authentication check only when `raise_on_auth` (the
+    /// SDK's argument): without it, a request made before the handshake goes out and
+    /// the server's answer (such as its own 407 error) comes back as the reply.
+    ///
+    /// # Errors
+    /// As [`HpxClient::send`].
+    pub async fn send_checked(
+        &self,
+        data: impl Into<Value>,
+        raise_on_auth: bool,
+    ) -> Result<Message, HpxError> {
         // The session is stamped as the request is written (the current one, also
         // after a re-handshake).
         let request = session_request(&self.name, data.into());
-        let reply = self.exchange_request(request, true).await?;
+        let reply = self.exchange_request(request, raise_on_auth).await?;
         self.parse(reply)
     }
 
@@ -591,9 +605,22 @@ impl HpxClient {
     /// # Errors
     /// As [`HpxClient::send`], without the JSON check.
     pub async fn send_bytes(&self, bytes: impl Into<bytes::Bytes>) -> Result<String, HpxError> {
+        self.send_bytes_checked(bytes, true).await
+    }
+
+    /// [`HpxClient::send_bytes`], with its authentication check only when
+    /// `raise_on_auth` (see [`HpxClient::send_checked`]).
+    ///
+    /// # Errors
+    /// As [`HpxClient::send_bytes`].
+    pub async fn send_bytes_checked(
+        &self,
+        bytes: impl Into<bytes::Bytes>,
+        raise_on_auth: bool,
+    ) -> Result<String, HpxError> {
         let bytes = bytes.into();
         let frame = Frame::text_from_bytes(bytes).unwrap_or_else(Frame::Binary);
-        let reply = self.exchange(frame, true).await?;
+        let reply = self.exchange(frame, raise_on_auth).await?;
         Ok(reply.text.to_string())
     }
 
