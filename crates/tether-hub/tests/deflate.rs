@@ -65,6 +65,7 @@ async fn echo_round(hub: &Hub, compression: Compression, n: usize) -> tether::St
 async fn compression_is_negotiated_with_the_hub_and_used_in_both_directions() {
     let hub = hub(true).await;
     let stats = echo_round(&hub, Compression::default(), 20).await;
+    assert_eq!(stats.deflate_connects, stats.connects, "{stats:?}");
     assert!(stats.bytes_out > 20 * 2048, "{stats:?}");
     // The client compressed what it sent, the hub what it echoed.
     assert!(stats.wire_bytes_out * 3 < stats.bytes_out, "{stats:?}");
@@ -75,6 +76,7 @@ async fn compression_is_negotiated_with_the_hub_and_used_in_both_directions() {
 async fn with_compression_off_the_wire_carries_every_payload_byte() {
     let hub = hub(true).await;
     let stats = echo_round(&hub, Compression::off(), 5).await;
+    assert_eq!(stats.deflate_connects, 0, "{stats:?}");
     assert!(stats.wire_bytes_out > stats.bytes_out, "{stats:?}");
     assert!(stats.wire_bytes_in > stats.bytes_in, "{stats:?}");
 }
@@ -83,6 +85,7 @@ async fn with_compression_off_the_wire_carries_every_payload_byte() {
 async fn a_hub_with_compression_switched_off_declines_the_offer() {
     let hub = hub(false).await;
     let stats = echo_round(&hub, Compression::default(), 5).await;
+    assert_eq!(stats.deflate_connects, 0, "{stats:?}");
     assert!(stats.wire_bytes_out > stats.bytes_out, "{stats:?}");
     assert!(stats.wire_bytes_in > stats.bytes_in, "{stats:?}");
 }
