@@ -46,7 +46,7 @@ PLATFORM_ONLY = {"python-datadivr-sdk", "python-gather-sdk", "python-tether-data
 #: Programs that run only some workloads: tether's burst API (`--batch`: `send_all` and
 #: `recv_many`) where a burst exists; with one message in flight (W2) or none (W4) it is
 #: `tether` itself.
-ONLY_IN = {"tether-batch": {"W1", "W3", "W5"}, "tether-before-batch": {"W1", "W3", "W5"},
+ONLY_IN = {"tether-batch": {"W1", "W3", "W5", "W5d"}, "tether-before-batch": {"W1", "W3", "W5"},
            "python-tether": {"W1"}}
 
 
