@@ -10,12 +10,13 @@
 #   --quick     small counts (a smoke run of a minute or two)
 #   --json      print the result as one JSON document instead of tables
 #   --runs N    run every cell N times; tables show medians, the JSON keeps every run
-#   --only      a subset of the workloads W1..W6
+#   --only      a subset of the workloads W1..W7 (W4d, W5d: with permessage-deflate; W6g)
 #   --priority N  nice value for the hub and all clients (e.g. -10 while others compile)
 #   --hub PATH  serve the hub from another `tether` binary (e.g. to measure a hub change)
 #   --before PATH  also measure another `tether` binary (an earlier commit's release build)
 #               as tether-before / tether-before-batch, with ratios, in the same run
 #   --programs  a subset of: tether, tether-batch (W1, W3, W5: `tether bench --batch`),
+#               tether-nodeflate (W7: `tether bench --compression off`),
 #               bare-tokio-websockets, bare-tokio-websockets-batch,
 #               bare-tungstenite, python-websockets, python-aiohttp, python-picows,
 #               python-tether (W1 only: tether's Python package), python-datadivr-sdk (W6 only),

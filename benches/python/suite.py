@@ -17,6 +17,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,17 +39,80 @@ class Workload:
     program_flags: dict[str, list[str]] = field(default_factory=dict)  # per program, appended
 
 
-#: Programs that only run the workloads naming them (platform SDKs).
+#: Programs that only run the workloads naming them (platform SDKs; tether with
+#: compression off, W7's baseline).
 PLATFORM_ONLY = {"python-datadivr-sdk", "python-gather-sdk", "python-tether-datadivr",
-                 "python-tether-gather"}
+                 "python-tether-gather", "tether-nodeflate"}
 #: Programs that run only some workloads: tether's burst API (`--batch`: `send_all` and
 #: `recv_many`) where a burst exists; with one message in flight (W2) or none (W4) it is
 #: `tether` itself.
-ONLY_IN = {"tether-batch": {"W1", "W3", "W5"}, "tether-before-batch": {"W1", "W3", "W5"},
+ONLY_IN = {"tether-batch": {"W1", "W3", "W5", "W5d"}, "tether-before-batch": {"W1", "W3", "W5"},
            "python-tether": {"W1"}}
 
 
-def workloads(quick: bool) -> list[Workload]:
+#: tether's flags for compression off: W4 and W5 compare tether with clients that offer
+#: no extension, as before issue 18; W4d, W5d and W7 negotiate permessage-deflate.
+NO_DEFLATE = ["--compression", "off"]
+DEFLATE = ["--compression", "on"]
+#: W4 and W4d: after the idle figure, one message of this size (above the 1 KiB
+#: threshold: compressed both ways when negotiated) and its echo on every connection.
+IDLE_ECHO = ["--idle-echo", "--size", "2048"]
+
+
+def golden_texts(root: Path) -> list[str]:
+    """The JSON wire texts of the golden vectors (testdata/golden/out: real messages the
+    platforms' SDKs and servers produced), in file order."""
+    texts: list[str] = []
+
+    def walk(x) -> None:
+        if isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+        elif isinstance(x, str) and x[:1] in "{[":
+            try:
+                parsed = json.loads(x)
+            except ValueError:
+                return
+            texts.append(x if "\n" not in x else json.dumps(parsed))
+
+    for name in ("moobius", "datadivr", "happypandax"):
+        walk(json.loads((root / "testdata" / "golden" / "out" / f"{name}.json").read_text()))
+    return texts
+
+
+def w7_messages(root: Path, min_size: int = 2048) -> list[str]:
+    """W7's messages: JSON arrays of consecutive golden texts of at least `min_size`
+    bytes (above the 1 KiB threshold), one starting at each golden text, so every
+    message differs."""
+    texts = golden_texts(root)
+    out = []
+    for start in range(len(texts)):
+        parts, size, i = [], 2, start
+        while size < min_size:
+            t = texts[i % len(texts)]
+            parts.append(t)
+            size += len(t) + 2
+            i += 1
+        out.append("[" + ", ".join(parts) + "]")
+    return out
+
+
+def stateless_ratio(messages: list[str]) -> float:
+    """Payload bytes / raw-deflate bytes with each message compressed alone (no context
+    takeover): what compression is worth without the window of earlier messages."""
+    import zlib
+    total = packed = 0
+    for m in messages:
+        c = zlib.compressobj(wbits=-15)
+        packed += len(c.compress(m.encode()) + c.flush(zlib.Z_SYNC_FLUSH)) - 4
+        total += len(m.encode())
+    return total / packed
+
+
+def workloads(quick: bool, w7_file: str = "") -> list[Workload]:
     q = quick
     return [
         Workload("W1", "pipelined echo, 100 B, window 1000", "echo",
@@ -63,14 +127,40 @@ def workloads(quick: bool) -> list[Workload]:
                  ["--messages", "2000" if q else "20000", "--size", "65536", "--window", "16", "--binary"],
                  "mb_per_s", True, "tether >= 0.95x bare tws",
                  ["cpu_s_per_100k", "client_cpu_pct", "server_cpu_pct", "server_writes_per_msg"]),
-        Workload("W4", "idle connections", "echo",
+        Workload("W4", "idle connections (tether: compression off)", "echo",
                  ["--idle", "1000" if q else "10000"],
-                 "rss_kib_per_conn", False, "tether <= 12 KiB/conn and <= 1.3x bare tws", ["seconds"]),
-        Workload("W5", "send-only into the sink, 32 B", "sink",
+                 "rss_kib_per_conn", False, "tether <= 12 KiB/conn and <= 1.3x bare tws",
+                 ["rss_kib_per_conn_after_message", "seconds"],
+                 program_flags={"tether": NO_DEFLATE + IDLE_ECHO}),
+        Workload("W4d", "idle connections, permessage-deflate negotiated", "echo",
+                 ["--idle", "1000" if q else "10000"] + DEFLATE + IDLE_ECHO,
+                 "rss_kib_per_conn", False,
+                 "tether <= 12 KiB/conn with deflate negotiated; after one compressed message each: stated",
+                 ["rss_kib_per_conn_after_message", "deflate_connections", "seconds"],
+                 programs=["tether"]),
+        Workload("W5", "send-only into the sink, 32 B (tether: compression off)", "sink",
                  ["--send-only", "--messages", "100000" if q else "1000000", "--size", "32"],
                  "msgs_per_s", True, "tether >= 5M msgs/s",
                  ["cpu_s_per_100k", "client_cpu_pct", "writes_per_msg", "server_cpu_pct",
-                  "server_cpu_s_per_100k"]),
+                  "server_cpu_s_per_100k"],
+                 program_flags={"tether": NO_DEFLATE, "tether-batch": NO_DEFLATE}),
+        Workload("W5d", "send-only into the sink, 32 B, deflate negotiated (below the threshold)",
+                 "sink",
+                 ["--send-only", "--messages", "100000" if q else "1000000", "--size", "32"] + DEFLATE,
+                 "msgs_per_s", True, "tether within 5% of W5 (compression off)",
+                 ["deflate_connections", "cpu_s_per_100k", "client_cpu_pct", "server_cpu_pct",
+                  "server_cpu_s_per_100k"],
+                 programs=["tether", "tether-batch"]),
+        Workload("W7", "realistic JSON: golden messages in arrays of >= 2 KiB, echo, window 100",
+                 "echo",
+                 ["--messages", "2000" if q else "20000", "--window", "100",
+                  "--messages-from", w7_file],
+                 "wire_bytes_per_msg", False,
+                 "compression on: >= 3x fewer wire bytes than off (tether-nodeflate)",
+                 ["msgs_per_s", "payload_bytes_per_msg", "deflate_connections", "p50_us",
+                  "cpu_s_per_100k", "server_cpu_s_per_100k"],
+                 programs=["tether", "tether-nodeflate"],
+                 program_flags={"tether": DEFLATE}),
         Workload("W6", "datadivr profile: sum_event round trips, window 100", "datadivr",
                  ["--messages", "10000" if q else "100000", "--window", "100"],
                  "msgs_per_s", True, "tether --profile datadivr >= 10x the datadivr Python SDK",
@@ -104,6 +194,7 @@ def programs(root: Path, python: str, tether: str, peers_python: str = "",
     return earlier + [
         Program("tether", [tether, "bench"]),
         Program("tether-batch", [tether, "bench"], ["--batch"]),
+        Program("tether-nodeflate", [tether, "bench"], NO_DEFLATE),
         Program("bare-tokio-websockets", [str(bare / "bare-tokio-websockets")]),
         Program("bare-tokio-websockets-batch", [str(bare / "bare-tokio-websockets")], ["--batch"]),
         Program("bare-tungstenite", [str(bare / "bare-tungstenite")]),
@@ -150,6 +241,18 @@ RATIOS = [
     ("W6", "msgs_per_s", "python-datadivr-sdk", "python-tether-datadivr"),
     ("W6g", "msgs_per_s", "python-gather-sdk"),
     ("W6g", "msgs_per_s", "python-gather-sdk", "python-tether-gather"),
+    # W7: compression off / on = how many times fewer wire bytes; on / off msgs/s.
+    ("W7", "wire_bytes_per_msg", "tether", "tether-nodeflate"),
+    ("W7", "msgs_per_s", "tether-nodeflate"),
+]
+
+#: Ratios between workloads of the same run: (workload, figure, baseline workload,
+#: program) → program in workload / program in the baseline workload.
+CROSS_RATIOS = [
+    ("W5d", "msgs_per_s", "W5", "tether"),
+    ("W5d", "msgs_per_s", "W5", "tether-batch"),
+    ("W4d", "rss_kib_per_conn", "W4", "tether"),
+    ("W4d", "rss_kib_per_conn_after_message", "W4", "tether"),
 ]
 
 
@@ -224,6 +327,10 @@ def run_one(hub: Hub, prog: Program, w: Workload, timeout: float, clients: int =
     if cpu100k is not None and n and result.get("seconds"):
         # Share of one core the client used (all its threads) over its measured time.
         result["client_cpu_pct"] = round(100 * cpu100k * n / 100_000 / result["seconds"], 1)
+    if result.get("messages") and "payload_bytes_out" in result:
+        # Payload both ways per message (W7: the message and its echo).
+        result["payload_bytes_per_msg"] = round(
+            (result["payload_bytes_out"] + result["payload_bytes_in"]) / result["messages"], 1)
     result["wall_s"] = round(wall, 2)
     return result
 
@@ -301,7 +408,10 @@ def main() -> int:
         os.setpriority(os.PRIO_PROCESS, 0, a.priority)  # inherited by the hub and the clients
 
     root = Path(a.root)
-    ws = [w for w in workloads(a.quick) if not a.only or w.key in a.only.split(",")]
+    w7 = w7_messages(root)
+    w7_file = Path(tempfile.mkdtemp(prefix="tether-bench-")) / "w7-messages.jsonl"
+    w7_file.write_text("\n".join(w7) + "\n")
+    ws = [w for w in workloads(a.quick, str(w7_file)) if not a.only or w.key in a.only.split(",")]
     progs = [p for p in programs(root, a.python, a.tether, a.peers_python, a.before)
              if not a.programs or p.name in a.programs.split(",")]
     timeout = 180 if a.quick else 900
@@ -327,7 +437,7 @@ def main() -> int:
                     if "error" in r:
                         print(f"bench:   {r['error']}", file=log, flush=True)
                         break
-                    time.sleep(1.0 if w.key == "W4" else 0.2)
+                    time.sleep(1.0 if w.key.startswith("W4") else 0.2)
                 cells[w.key][p.name] = runs
         # Is the echo server the bottleneck? Two batched clients at once (W1 flags).
         w1 = next((w for w in ws if w.key == "W1"), None)
@@ -365,7 +475,19 @@ def main() -> int:
         ratios.append({"workload": key, "figure": metric, "baseline": base, "program": ours,
                        "tether": t, "base": b,
                        "ratio": round(t / b, 3) if t is not None and b else None})
+    for key, metric, base_key, prog in CROSS_RATIOS:
+        if key not in cells or base_key not in cells:
+            continue
+        t = median_of(cells[key].get(prog, []), metric)
+        b = median_of(cells[base_key].get(prog, []), metric)
+        ratios.append({"workload": key, "figure": metric, "baseline": f"{base_key} {prog}",
+                       "program": prog, "tether": t, "base": b,
+                       "ratio": round(t / b, 3) if t is not None and b else None})
     result["ratios"] = ratios
+    if "W7" in cells:
+        sizes = [len(m.encode()) for m in w7]
+        result["w7_messages"] = {"distinct": len(w7), "mean_bytes": round(statistics.mean(sizes)),
+                                 "stateless_deflate_ratio": round(stateless_ratio(w7), 2)}
     text = json.dumps(result, indent=1)
     if a.save:
         Path(a.save).parent.mkdir(parents=True, exist_ok=True)
@@ -415,6 +537,11 @@ def main() -> int:
                       "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"])
     print(table(rrows))
     print()
+    if "w7_messages" in result:
+        m7 = result["w7_messages"]
+        print(f"W7 messages: {m7['distinct']} distinct, {m7['mean_bytes']} B on average; each "
+              f"deflated alone (no context takeover) {m7['stateless_deflate_ratio']:.2f}x smaller")
+        print()
     print("targets:")
     for w in ws:
         print(f"  {w.key}: {w.target}")

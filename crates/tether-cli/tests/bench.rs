@@ -170,3 +170,67 @@ fn an_unreachable_server_is_an_error_not_a_hang() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tether bench"));
 }
+
+/// A file of JSON lines of `n` distinct compressible messages of ~2 KiB each.
+fn messages_file(n: usize) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("tether-bench-msgs-{}.jsonl", std::process::id()));
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            let items: Vec<String> = (0..40)
+                .map(|j| format!(r#"{{"type":"update","id":{i},"item":{j},"name":"member"}}"#))
+                .collect();
+            format!("[{}]", items.join(","))
+        })
+        .collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+#[test]
+fn messages_from_a_file_report_fewer_wire_bytes_with_compression() {
+    let path = messages_file(7);
+    let file = path.to_str().unwrap();
+    let on = bench(&[
+        "--messages",
+        "200",
+        "--window",
+        "20",
+        "--messages-from",
+        file,
+    ]);
+    let off = bench(&[
+        "--messages",
+        "200",
+        "--window",
+        "20",
+        "--messages-from",
+        file,
+        "--compression",
+        "off",
+    ]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(on["deflate_connections"], 1, "{on}");
+    assert_eq!(off["deflate_connections"], 0, "{off}");
+    for r in [&on, &off] {
+        assert_eq!(r["messages"], 200, "{r}");
+        assert_eq!(r["payload_bytes_out"], r["payload_bytes_in"], "{r}");
+        assert!(number(r, "size") > 1024.0, "{r}");
+    }
+    assert!(
+        number(&off, "wire_bytes_out") > number(&off, "payload_bytes_out"),
+        "{off}"
+    );
+    assert!(
+        number(&on, "wire_bytes_per_msg") * 3.0 < number(&off, "wire_bytes_per_msg"),
+        "on {on} off {off}"
+    );
+}
+
+#[test]
+fn idle_echo_reports_memory_after_one_message_per_connection() {
+    let r = bench(&["--idle", "20", "--idle-echo", "--size", "2048"]);
+    assert_eq!(r["connections"], 20, "{r}");
+    assert_eq!(r["deflate_connections"], 20, "{r}");
+    assert!(number(&r, "rss_kib_per_conn_after_message") > 0.0, "{r}");
+    assert_eq!(r["payload_bytes_in"], 20 * 2048, "{r}");
+}

@@ -65,6 +65,7 @@ async fn echo_round(hub: &Hub, compression: Compression, n: usize) -> tether::St
 async fn compression_is_negotiated_with_the_hub_and_used_in_both_directions() {
     let hub = hub(true).await;
     let stats = echo_round(&hub, Compression::default(), 20).await;
+    assert_eq!(stats.deflate_connects, stats.connects, "{stats:?}");
     assert!(stats.bytes_out > 20 * 2048, "{stats:?}");
     // The client compressed what it sent, the hub what it echoed.
     assert!(stats.wire_bytes_out * 3 < stats.bytes_out, "{stats:?}");
@@ -75,6 +76,7 @@ async fn compression_is_negotiated_with_the_hub_and_used_in_both_directions() {
 async fn with_compression_off_the_wire_carries_every_payload_byte() {
     let hub = hub(true).await;
     let stats = echo_round(&hub, Compression::off(), 5).await;
+    assert_eq!(stats.deflate_connects, 0, "{stats:?}");
     assert!(stats.wire_bytes_out > stats.bytes_out, "{stats:?}");
     assert!(stats.wire_bytes_in > stats.bytes_in, "{stats:?}");
 }
@@ -83,6 +85,7 @@ async fn with_compression_off_the_wire_carries_every_payload_byte() {
 async fn a_hub_with_compression_switched_off_declines_the_offer() {
     let hub = hub(false).await;
     let stats = echo_round(&hub, Compression::default(), 5).await;
+    assert_eq!(stats.deflate_connects, 0, "{stats:?}");
     assert!(stats.wire_bytes_out > stats.bytes_out, "{stats:?}");
     assert!(stats.wire_bytes_in > stats.bytes_in, "{stats:?}");
 }
@@ -353,4 +356,38 @@ async fn a_replayed_message_is_compressed_again_with_the_new_connections_context
     assert!(client.stats().replayed >= 2);
     client.close().await;
     server.abort();
+}
+
+/// RFC 7692 allows `server_max_window_bits=8`, which zlib cannot honour for raw deflate
+/// (it raises 8 to 9, whose matches reach past a 256-byte window): the hub agrees and
+/// sends its messages uncompressed, as the RFC lets any message be. A plain
+/// tokio-websockets client fails on any frame with RSV1, so the echo arriving proves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_asking_for_an_8_bit_server_window_gets_valid_uncompressed_messages() {
+    let hub = hub(true).await;
+    let uri: http::Uri = hub.url("echo").unwrap().parse().unwrap();
+    let (mut ws, response) = tokio_websockets::ClientBuilder::from_uri(uri)
+        .add_header(
+            http::HeaderName::from_static("sec-websocket-extensions"),
+            http::HeaderValue::from_static(
+                "permessage-deflate; server_max_window_bits=8; client_max_window_bits",
+            ),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let answer = response
+        .headers()
+        .get("sec-websocket-extensions")
+        .expect("the hub accepts the offer")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(answer.contains("server_max_window_bits=8"), "{answer}");
+    let text = realistic(1).to_string();
+    assert!(text.len() > 2048);
+    ws.send(Message::text(text.clone())).await.unwrap();
+    let echo = within(LIMIT, "the echo", ws.next()).await.unwrap().unwrap();
+    assert_eq!(echo.as_text(), Some(text.as_str()));
 }

@@ -101,6 +101,8 @@ pub struct StatsSnapshot {
     pub wire_bytes_in: u64,
     /// Bytes written to the WebSocket byte stream, counted as `wire_bytes_in`.
     pub wire_bytes_out: u64,
+    /// Connections on which permessage-deflate was negotiated (of `connects`).
+    pub deflate_connects: u64,
     /// Transport connections established.
     pub connects: u64,
     /// Reconnect attempts started after a connection was lost or failed.
@@ -133,6 +135,7 @@ impl Statistics {
             bytes_out: self.bytes_out.load(Relaxed),
             wire_bytes_in: self.wire.read(),
             wire_bytes_out: self.wire.written(),
+            deflate_connects: self.wire.deflate_connections(),
             connects: self.connects.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
             dropped: self.dropped.load(Relaxed),

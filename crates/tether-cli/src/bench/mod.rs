@@ -18,6 +18,9 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use tether::{Client, raw::RawMessage};
+
+use crate::connect::CompressionArg;
 use measure::{Latency, cpu_time, latency_histogram, rss_kib};
 use server::Target;
 use workload::Plan;
@@ -79,6 +82,18 @@ pub struct BenchArgs {
     /// URL, e.g. the hub's `gather`). --size and --binary do not apply.
     #[arg(long, value_enum, default_value_t = Profile::Raw)]
     pub profile: Profile,
+    /// permessage-deflate: `on` (the default, as every tether client) offers it, `off`
+    /// does not. Messages of at least 1 KiB are compressed when the server accepts.
+    #[arg(long, value_enum, default_value = "on")]
+    pub compression: CompressionArg,
+    /// Send the lines of this file as text messages, in turn (instead of --size padded
+    /// JSON); raw profile.
+    #[arg(long, value_name = "PATH", conflicts_with = "binary")]
+    pub messages_from: Option<std::path::PathBuf>,
+    /// With --idle: after measuring, send one message (--size) on every connection, wait
+    /// for its echo and measure again (`rss_kib_per_conn_after_message`).
+    #[arg(long, requires = "idle")]
+    pub idle_echo: bool,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -115,6 +130,48 @@ pub struct Report {
     connections: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rss_kib_per_conn: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rss_kib_per_conn_after_message: Option<f64>,
+    /// Connections on which permessage-deflate was negotiated (raw profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deflate_connections: Option<u64>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    wire: Option<Wire>,
+}
+
+/// Bytes on the wire against payload bytes, every client of the run added up (the
+/// clients' [`tether::StatsSnapshot`]).
+#[derive(Debug, Default, Serialize)]
+struct Wire {
+    payload_bytes_out: u64,
+    payload_bytes_in: u64,
+    wire_bytes_out: u64,
+    wire_bytes_in: u64,
+    /// Wire bytes both ways per message sent.
+    wire_bytes_per_msg: f64,
+}
+
+impl Wire {
+    fn of<E>(clients: &[Client<E>], messages: u64) -> Self {
+        let mut w = Self::default();
+        for stats in clients.iter().map(Client::stats) {
+            w.payload_bytes_out += stats.bytes_out;
+            w.payload_bytes_in += stats.bytes_in;
+            w.wire_bytes_out += stats.wire_bytes_out;
+            w.wire_bytes_in += stats.wire_bytes_in;
+        }
+        #[allow(clippy::cast_precision_loss)]
+        {
+            w.wire_bytes_per_msg =
+                (w.wire_bytes_out + w.wire_bytes_in) as f64 / messages.max(1) as f64;
+        }
+        w
+    }
+}
+
+/// Connections of `clients` on which permessage-deflate was negotiated.
+fn deflate_connections<E>(clients: &[Client<E>]) -> u64 {
+    clients.iter().map(|c| c.stats().deflate_connects).sum()
 }
 
 /// Runs the subcommand; returns the exit code.
@@ -141,9 +198,13 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     if (datadivr || gather) && (args.send_only || args.idle.is_some()) {
         return Err("a platform --profile runs the echo workload only".into());
     }
-    if (datadivr || gather) && args.batch {
-        return Err("--batch applies to the raw profile only".into());
+    if (datadivr || gather) && (args.batch || args.messages_from.is_some()) {
+        return Err("--batch and --messages-from apply to the raw profile only".into());
     }
+    let frames = match &args.messages_from {
+        Some(path) => workload::messages_from(path)?,
+        None => vec![workload::message(args.size, args.binary)],
+    };
     let endpoint = match (args.send_only, args.profile) {
         (true, _) => "sink",
         (false, Profile::Datadivr) => "datadivr",
@@ -160,11 +221,17 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
             Some(_) => u64::MAX,
             None => args.messages / u64::from(args.clients),
         },
-        frame: workload::message(args.size, args.binary),
+        size: frames.iter().map(tether::Frame::len).sum::<usize>() / frames.len(),
+        frames: frames.into(),
         window: args.window as usize,
         rate: args.rate.unwrap_or(0.0) / f64::from(args.clients),
         duration: args.duration.map(Duration::from_secs_f64),
-        config: workload::config(args.window as usize, args.size.max(1 << 20)),
+        config: workload::config(args.window as usize, args.size.max(1 << 20)).compression(
+            match args.compression {
+                CompressionArg::On => tether::Compression::default(),
+                CompressionArg::Off => tether::Compression::off(),
+            },
+        ),
         progress: Arc::new(AtomicU64::new(0)),
         batch: args.batch,
     };
@@ -174,13 +241,13 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
         size: match args.profile {
             Profile::Datadivr => datadivr::wire_text(0).len(),
             Profile::Gather => gather::wire_size(),
-            Profile::Raw => args.size,
+            Profile::Raw => plan.size,
         },
         ..Report::default()
     };
     if let Some(n) = args.idle {
         report.workload = "idle";
-        idle(&plan, n, &mut report).await?;
+        idle(&plan, n, args.idle_echo, &mut report).await?;
         return Ok(report);
     }
     let total = plan.messages.saturating_mul(u64::from(args.clients));
@@ -199,6 +266,7 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
         }
     }
     let http = reqwest::Client::new();
+    let handles: Vec<Client<RawMessage>> = clients.iter().map(|(c, _)| c.clone()).collect();
     let sink_before = if args.send_only {
         Some(target.sink_count(&http).await?)
     } else {
@@ -272,12 +340,17 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     }
     report.latency = Latency::of(&latency);
     report.rss_kib = rss_kib();
+    if !handles.is_empty() {
+        report.deflate_connections = Some(deflate_connections(&handles));
+        report.wire = Some(Wire::of(&handles, done));
+    }
     Ok(report)
 }
 
 /// Opens `n` clients with the default heartbeat and outbox, waits until all are ready,
-/// and reports how much this process grew per connection.
-async fn idle(plan: &Plan, n: u32, report: &mut Report) -> Result<(), String> {
+/// and reports how much this process grew per connection; with `echo`, also after one
+/// message and its echo on every connection.
+async fn idle(plan: &Plan, n: u32, echo: bool, report: &mut Report) -> Result<(), String> {
     let bar = progress_bar(u64::from(n));
     let before = rss_kib();
     let start = Instant::now();
@@ -303,6 +376,34 @@ async fn idle(plan: &Plan, n: u32, report: &mut Report) -> Result<(), String> {
     }
     if open < n as usize {
         return Err(format!("only {open} of {n} connections stayed open"));
+    }
+    let clients: Vec<_> = held.iter().map(|(c, _)| c.clone()).collect();
+    report.deflate_connections = Some(deflate_connections(&clients));
+    if echo {
+        for (client, events) in &mut held {
+            let receipt = client
+                .send(plan.frame(0))
+                .await
+                .map_err(|e| format!("send failed: {e}"))?;
+            drop(receipt);
+            loop {
+                match events.recv().await {
+                    Some(tether::Event::Message(_)) => break,
+                    Some(tether::Event::State(s)) if s.is_closed() => {
+                        return Err(format!("the connection closed: {s:?}"));
+                    }
+                    Some(_) => {}
+                    None => return Err("the client stopped".into()),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        #[allow(clippy::cast_precision_loss)]
+        {
+            report.rss_kib_per_conn_after_message =
+                Some(rss_kib().saturating_sub(before) as f64 / f64::from(n));
+        }
+        report.wire = Some(Wire::of(&clients, u64::from(n)));
     }
     Ok(())
 }
@@ -336,6 +437,12 @@ fn print(report: &Report, json: bool) {
             "idle: {conns} connections open, {per:.1} KiB RSS per connection ({} KiB total)",
             report.rss_kib
         );
+        if let Some(after) = report.rss_kib_per_conn_after_message {
+            println!("  after one message and its echo each: {after:.1} KiB per connection");
+        }
+        if let Some(d) = report.deflate_connections {
+            println!("  permessage-deflate negotiated on {d} connection(s)");
+        }
         return;
     }
     let l = &report.latency;
@@ -357,4 +464,15 @@ fn print(report: &Report, json: bool) {
         "  cpu         {:.3} s per 100k messages;  rss {} KiB",
         report.cpu_s_per_100k, report.rss_kib
     );
+    if let (Some(w), Some(d)) = (&report.wire, report.deflate_connections) {
+        println!(
+            "  wire        {} B out, {} B in for {} B / {} B of payload; {:.0} B per message; \
+             permessage-deflate on {d} connection(s)",
+            w.wire_bytes_out,
+            w.wire_bytes_in,
+            w.payload_bytes_out,
+            w.payload_bytes_in,
+            w.wire_bytes_per_msg
+        );
+    }
 }

@@ -22,8 +22,10 @@ pub struct Plan {
     pub url: String,
     /// Messages per client (`u64::MAX` with a duration).
     pub messages: u64,
-    /// The message every send carries.
-    pub frame: Frame,
+    /// The messages sent, in turn (one, unless `--messages-from` gave several).
+    pub frames: Arc<[Frame]>,
+    /// Their mean size in bytes.
+    pub size: usize,
     /// Outstanding messages per client (echo).
     pub window: usize,
     /// Messages per second per client (0: as fast as possible).
@@ -40,6 +42,37 @@ pub struct Plan {
 
 /// Messages per `send_all` in the send-only workload with `--batch`.
 const SEND_ONLY_BATCH: u64 = 1024;
+
+impl Plan {
+    /// The message sent as number `seq` (the frames in turn).
+    #[must_use]
+    pub fn frame(&self, seq: u64) -> Frame {
+        let n = self.frames.len() as u64;
+        self.frames[usize::try_from(seq % n).unwrap_or(0)].clone()
+    }
+
+    /// `n` messages from number `seq` on.
+    fn frames_from(&self, seq: u64, n: usize) -> impl Iterator<Item = Frame> + '_ {
+        (seq..).take(n).map(|i| self.frame(i))
+    }
+}
+
+/// The messages of a `--messages-from` file: one text frame per non-empty line.
+///
+/// # Errors
+/// When the file cannot be read or holds no message.
+pub fn messages_from(path: &std::path::Path) -> Result<Vec<Frame>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let frames: Vec<Frame> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| Frame::text(l.to_owned()))
+        .collect();
+    if frames.is_empty() {
+        return Err(format!("{}: no messages", path.display()));
+    }
+    Ok(frames)
+}
 
 /// A message of `size` bytes: a JSON text (`{"seq":0,"pad":"xx…"}`) or, with `binary`,
 /// that many bytes.
@@ -118,13 +151,13 @@ pub async fn echo(
     if plan.batch {
         return echo_batched(plan, client, events).await;
     }
-    let (client_ref, frame) = (&client, &plan.frame);
+    let (client_ref, plan_ref) = (&client, &plan);
     let result = echo_loop(
         &plan,
         &mut events,
-        |_| async move {
+        |seq| async move {
             client_ref
-                .send(frame.clone())
+                .send(plan_ref.frame(seq))
                 .await
                 .map(drop)
                 .map_err(|e| format!("send failed: {e}"))
@@ -243,7 +276,7 @@ async fn echo_batched(
         if sending && room > 0 {
             let n = usize::try_from(plan.messages - sent).map_or(room, |left| left.min(room));
             client
-                .send_all(std::iter::repeat_n(plan.frame.clone(), n))
+                .send_all(plan.frames_from(sent, n))
                 .await
                 .map_err(|e| format!("send failed: {e}"))?;
             let at = Instant::now();
@@ -291,10 +324,7 @@ pub async fn send_only(plan: Plan, client: Client<RawMessage>) -> Result<u64, St
     while plan.batch && sent < plan.messages && plan.duration.is_none_or(|d| start.elapsed() < d) {
         let n = (plan.messages - sent).min(SEND_ONLY_BATCH);
         client
-            .send_all(std::iter::repeat_n(
-                plan.frame.clone(),
-                usize::try_from(n).unwrap_or(1),
-            ))
+            .send_all(plan.frames_from(sent, usize::try_from(n).unwrap_or(1)))
             .await
             .map_err(|e| format!("send failed: {e}"))?;
         sent += n;
@@ -307,7 +337,7 @@ pub async fn send_only(plan: Plan, client: Client<RawMessage>) -> Result<u64, St
             tokio::time::sleep_until(due.into()).await;
         }
         client
-            .send(plan.frame.clone())
+            .send(plan.frame(sent))
             .await
             .map_err(|e| format!("send failed: {e}"))?;
         sent += 1;

@@ -117,7 +117,7 @@ where
             )
             .map_err(map_error)?;
     }
-    let stream = WireStream::new(stream, wire, true);
+    let stream = WireStream::new(stream, wire.clone(), true);
     let (stream, hold) = Coalescing::new(stream);
     let (mut ws, response) = b.connect_on(stream).await.map_err(map_error)?;
     let answers: Vec<&str> = response
@@ -134,6 +134,9 @@ where
         Err(NegotiationError::UnofferedExtension(answers.join(", ")))
     }
     .map_err(|e| ConnectionError::handshake(e.to_string(), e))?;
+    if agreed.is_some() {
+        wire.deflate_negotiated();
+    }
     let outbound = agreed.and_then(|p| {
         tracing::debug!(?p, "permessage-deflate negotiated");
         Deflater::can_compress(p.client_max_window_bits).then(|| {

@@ -23,6 +23,7 @@ use super::frames::{InboundFrames, OutboundFrames};
 pub struct WireCounters {
     read: AtomicU64,
     written: AtomicU64,
+    deflate: AtomicU64,
 }
 
 impl WireCounters {
@@ -36,6 +37,17 @@ impl WireCounters {
     #[must_use]
     pub fn written(&self) -> u64 {
         self.written.load(Relaxed)
+    }
+
+    /// Connections on which permessage-deflate was negotiated so far.
+    #[must_use]
+    pub fn deflate_connections(&self) -> u64 {
+        self.deflate.load(Relaxed)
+    }
+
+    /// Counts a connection on which permessage-deflate was negotiated.
+    pub(crate) fn deflate_negotiated(&self) {
+        self.deflate.fetch_add(1, Relaxed);
     }
 }
 
