@@ -26,11 +26,12 @@ fi
 step "WebSocket conformance: Autobahn|Testsuite fast spec, strict"
 # Installs the suite under .autobahn (CPython 2.7 unpacked from Debian packages; ~30 s once),
 # runs every case through tether's engine (crates/tether/examples/autobahn.rs, built above)
-# against the fuzzing server on 127.0.0.1:9001, and fails on any FAILED or NON-STRICT case.
+# against the fuzzing server on 127.0.0.1:9001, and fails on any FAILED or NON-STRICT case
+# or a closing handshake that was not clean.
 PREFIX="$PWD/.autobahn" bash scripts/autobahn/install.sh
 PREFIX="$PWD/.autobahn" bash scripts/autobahn/run.sh scripts/autobahn/config/fuzzingserver-fast.json \
   reports/fast target/debug/examples/autobahn ws://127.0.0.1:9001
-python3 scripts/autobahn/summarize.py reports/fast --strict
+python3 scripts/autobahn/summarize.py reports/fast --strict --clean-close
 
 step "WebSocket conformance: Autobahn permessage-deflate subset (12.* and 13.*), strict"
 # 34 compression cases (small and fragmented messages, every window-bits and
@@ -38,7 +39,7 @@ step "WebSocket conformance: Autobahn permessage-deflate subset (12.* and 13.*),
 # release check in scripts/autobahn/README.md.
 PREFIX="$PWD/.autobahn" bash scripts/autobahn/run.sh scripts/autobahn/config/fuzzingserver-deflate-ci.json \
   reports/deflate-ci target/debug/examples/autobahn ws://127.0.0.1:9001
-python3 scripts/autobahn/summarize.py reports/deflate-ci --strict --require-deflate
+python3 scripts/autobahn/summarize.py reports/deflate-ci --strict --require-deflate --clean-close
 
 step "interop: the platforms' real Python SDKs and servers"
 # The venv with the real Python SDKs and server (scripts/peers-env/setup.sh;
