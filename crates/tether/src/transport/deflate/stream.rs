@@ -132,6 +132,21 @@ impl<S> WireStream<S> {
     }
 }
 
+impl<S> WireStream<S> {
+    /// Frees the read buffers once everything in them was handed out, so that an idle
+    /// connection holds none (the next burst allocates them again: once per burst).
+    fn release_drained(&mut self) {
+        if self.raw_pos == self.raw.len() && self.raw.capacity() > 0 {
+            self.raw = Vec::new();
+            self.raw_pos = 0;
+        }
+        if self.ready_pos == self.ready.len() && self.ready.capacity() > 0 {
+            self.ready = Vec::new();
+            self.ready_pos = 0;
+        }
+    }
+}
+
 /// Where the HTTP head in `bytes` ends (after its blank line).
 fn head_end(bytes: &[u8]) -> Option<usize> {
     bytes
@@ -244,17 +259,26 @@ impl<S: AsyncRead + Unpin> AsyncRead for WireStream<S> {
                 }
             }
             // Nothing processed, nothing buffered: with no frame layer, read straight
-            // into the caller's buffer.
+            // into the caller's buffer (the buffers the HTTP head passed through are not
+            // needed again).
             if !this.in_head && this.inbound.is_none() && this.raw_pos == this.raw.len() {
+                this.release_drained();
                 let before = buf.filled().len();
                 std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
                 let n = buf.filled().len() - before;
                 this.counters.read.fetch_add(n as u64, Relaxed);
                 return Poll::Ready(Ok(()));
             }
-            if !std::task::ready!(this.poll_fill(cx))? {
+            match this.poll_fill(cx) {
+                Poll::Ready(Ok(true)) => {}
                 // The end of the stream (an incomplete frame header is dropped).
-                return Poll::Ready(Ok(()));
+                Poll::Ready(Ok(false)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    // The socket is drained: an idle connection keeps no buffers.
+                    this.release_drained();
+                    return Poll::Pending;
+                }
             }
         }
     }
@@ -335,5 +359,46 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WireStream<S> {
         let this = self.get_mut();
         std::task::ready!(this.poll_send_unsent(cx))?;
         Pin::new(&mut this.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_drained_connection_holds_no_read_buffers_with_or_without_the_frame_layer() {
+        for negotiated in [false, true] {
+            let (client, mut server) = tokio::io::duplex(1 << 16);
+            let mut stream = WireStream::new(client, Arc::default(), true);
+            let response = b"HTTP/1.1 101 Switching Protocols\r\n\r\n";
+            server.write_all(response).await.unwrap();
+            stream.read_head().await.unwrap();
+            let inbound = negotiated.then(|| InboundFrames::for_client(1 << 20, false));
+            stream.start_frames(inbound, None);
+            // The head, then an uncompressed text frame "hi".
+            let mut head = vec![0; response.len()];
+            stream.read_exact(&mut head).await.unwrap();
+            server.write_all(&[0x81, 2, b'h', b'i']).await.unwrap();
+            let mut frame = [0; 4];
+            stream.read_exact(&mut frame).await.unwrap();
+            assert_eq!(frame, [0x81, 2, b'h', b'i'], "negotiated: {negotiated}");
+
+            // Nothing more to read: the next read is pending and frees the buffers.
+            let mut more = [0; 1];
+            let pending = std::future::poll_fn(|cx| {
+                let mut buf = ReadBuf::new(&mut more);
+                Poll::Ready(Pin::new(&mut stream).poll_read(cx, &mut buf).is_pending())
+            })
+            .await;
+            assert!(pending, "negotiated: {negotiated}");
+            assert_eq!(
+                (stream.raw.capacity(), stream.ready.capacity()),
+                (0, 0),
+                "negotiated: {negotiated}"
+            );
+        }
     }
 }
