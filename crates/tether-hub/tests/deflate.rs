@@ -203,63 +203,46 @@ async fn a_deflate_bomb_closes_with_1009_after_inflating_no_more_than_the_limit(
     server.abort();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rsv1_on_a_control_frame_closes_with_1002() {
+/// A server that negotiates permessage-deflate and then writes `frames` (raw bytes): the
+/// close code the client's first disconnect reports, and the one its close frame carried
+/// to the server.
+async fn close_codes_after(frames: &'static [u8], seed: u64) -> (Option<u16>, Option<u16>) {
     let (codes_tx, mut codes) = tokio::sync::mpsc::channel(4);
     let (url, server) = bare_server("permessage-deflate", move |mut ws, _| {
         let codes = codes_tx.clone();
         async move {
-            ws.get_mut().write_all(&[0x89 | 0x40, 0]).await.unwrap();
+            ws.get_mut().write_all(frames).await.unwrap();
             let _ = codes.send(close_code_from(&mut ws).await).await;
         }
     })
     .await;
-    let config = ClientConfig::default().backoff(fast_backoff(2));
+    let config = ClientConfig::default().backoff(fast_backoff(seed));
     let (client, mut events) = Client::builder(Raw::json())
         .url(&url)
         .config(config)
         .start()
         .unwrap();
-    assert_eq!(first_disconnect(&mut events).await.close_code(), Some(1002));
-    assert_eq!(
-        within(LIMIT, "the close frame", codes.recv())
-            .await
-            .unwrap(),
-        Some(1002)
-    );
+    let seen = first_disconnect(&mut events).await.close_code();
+    let sent = within(LIMIT, "the close frame", codes.recv())
+        .await
+        .unwrap();
     client.close().await;
     server.abort();
+    (seen, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsv1_on_a_control_frame_closes_with_1002() {
+    // A ping with RSV1 set.
+    let codes = close_codes_after(&[0x89 | 0x40, 0], 2).await;
+    assert_eq!(codes, (Some(1002), Some(1002)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rsv1_on_a_continuation_frame_closes_with_1002() {
-    let (codes_tx, mut codes) = tokio::sync::mpsc::channel(4);
-    let (url, server) = bare_server("permessage-deflate", move |mut ws, _| {
-        let codes = codes_tx.clone();
-        async move {
-            ws.get_mut()
-                .write_all(&[0x01, 1, b'a', 0x80 | 0x40, 1, b'b'])
-                .await
-                .unwrap();
-            let _ = codes.send(close_code_from(&mut ws).await).await;
-        }
-    })
-    .await;
-    let config = ClientConfig::default().backoff(fast_backoff(3));
-    let (client, mut events) = Client::builder(Raw::json())
-        .url(&url)
-        .config(config)
-        .start()
-        .unwrap();
-    assert_eq!(first_disconnect(&mut events).await.close_code(), Some(1002));
-    assert_eq!(
-        within(LIMIT, "the close frame", codes.recv())
-            .await
-            .unwrap(),
-        Some(1002)
-    );
-    client.close().await;
-    server.abort();
+    // A text frame "a" (not final), then its continuation "b" with RSV1 set.
+    let codes = close_codes_after(&[0x01, 1, b'a', 0x80 | 0x40, 1, b'b'], 3).await;
+    assert_eq!(codes, (Some(1002), Some(1002)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
