@@ -132,23 +132,31 @@ async fn round_trip(url: &str, config: ClientConfig) {
 }
 
 /// A JSON-lines echo server for `tcp://` (the raw platform frames TCP as JSON lines).
+/// Echoes every line read from `read` to `write`, until either ends.
+async fn echo_lines(
+    read: impl tokio::io::AsyncRead + Unpin,
+    mut write: impl tokio::io::AsyncWrite + Unpin,
+) {
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if write
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
 async fn tcp_echo() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let (read, mut write) = tcp.into_split();
-                let mut lines = BufReader::new(read).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if write
-                        .write_all(format!("{line}\n").as_bytes())
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
+                let (read, write) = tcp.into_split();
+                echo_lines(read, write).await;
             });
         }
     });
@@ -350,17 +358,8 @@ async fn tls_lines_echo(acceptor: TlsAcceptor) -> SocketAddr {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let (read, mut write) = tokio::io::split(tls);
-                let mut lines = BufReader::new(read).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if write
-                        .write_all(format!("{line}\n").as_bytes())
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
+                let (read, write) = tokio::io::split(tls);
+                echo_lines(read, write).await;
             });
         }
     });
