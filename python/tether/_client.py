@@ -640,6 +640,26 @@ class Client:
                 yield item
             await self._wait(sub)
 
+    async def _batches(self, sub: _Subscription) -> AsyncIterator[list[Any]]:
+        """What ``_iterate`` yields, a batch at a time: everything waiting in ``sub``, in
+        order (one generator step per wake-up instead of one per item)."""
+        items = sub.items
+        while True:
+            if items:
+                batch = list(items)
+                items.clear()
+                if self._paused:
+                    self._maybe_resume()
+                if self._ended:
+                    for i, item in enumerate(batch):
+                        if item is _END:
+                            if i:
+                                yield batch[:i]
+                            return
+                yield batch
+            else:
+                await self._wait(sub)
+
     async def _wait(self, sub: _Subscription) -> None:
         """Sleeps until something is put into ``sub``."""
         assert self._loop is not None

@@ -84,12 +84,26 @@ class ActionReceipt(Receipt):
     __slots__ = ("txn_id",)
 
     def __init__(self, client: Client, native: _native.NativeReceipt, txn_id: int) -> None:
-        super().__init__(client, native)
+        # Receipt's fields set here, without the call (one per action).
+        self._client = client
+        self._native = native
+        self._future = None
         self.txn_id = txn_id
 
 
 class GatherError(TetherError):
     """The client could not connect or stopped for good (a refused api key)."""
+
+
+def _holds_message(value: Any) -> bool:
+    """Whether arguments hold a protobuf message (which ``_plain`` turns into JSON)."""
+    if isinstance(value, ProtoMessage):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_message(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_message(v) for v in value.values())
+    return False
 
 
 def _plain(value: Any) -> Any:
@@ -115,16 +129,12 @@ def _logger(log_level: int) -> logging.Logger:
 
 
 class _Engine(Client):
+    # An action's ack is its `transactionStatus`, which the callback gets: the native
+    # side does not hand the engine's `ack` events over.
     _platform = "gather"
 
     def _message_name(self, message: Any) -> str | None:
         return None
-
-    def _on_item(self, item: tuple[Any, ...]) -> None:
-        # An action's ack is its `transactionStatus`, which the callback gets; the
-        # engine's `ack` event for it would only be skipped.
-        if item[0] != "ack":
-            super()._on_item(item)
 
 
 Callback = Callable[["GatherClient", Any], Awaitable[Any] | Any]
@@ -158,6 +168,8 @@ class GatherClient:
         self._drain_timeout = drain_timeout
         self._options = options
         self._engine: _Engine | None = None
+        # A wake-up of the engine is scheduled for the end of this turn of the loop.
+        self._wake_due = False
 
     @property
     def _user_id(self) -> str | None:
@@ -168,19 +180,44 @@ class GatherClient:
 
     user_id = _user_id
 
-    async def _send_action(self, name: str, args: Any) -> ActionReceipt:
+    def _queue_action(
+        self, name: str, args: Any
+    ) -> ActionReceipt | Coroutine[Any, Any, ActionReceipt]:
+        """Queues an action: its receipt, or (no room in the outbox) a coroutine that
+        waits for room and returns it. The actions of one turn of the loop are written on
+        one wake-up of the engine, at the end of the turn."""
         engine = self._engine
         if engine is None:
             raise GatherError("not connected: actions are sent from run()'s producer")
-        native = engine._require()
+        native = engine._native
+        if native is None:
+            native = engine._require()
         token = next(engine._tokens)
-        txn_id, receipt = native.send_action(name, args, token)
-        if receipt is None:
-            assert engine._loop is not None
-            fut: asyncio.Future[Any] = engine._loop.create_future()
-            engine._pending[token] = fut
-            receipt = await fut
-        return ActionReceipt(engine, receipt, txn_id)
+        try:
+            txn_id, receipt = native.send_action(name, args, token)
+        except TypeError:
+            if not _holds_message(args):
+                raise
+            txn_id, receipt = native.send_action(name, _plain(args), token)
+        loop = engine._loop
+        assert loop is not None
+        if not self._wake_due:
+            self._wake_due = True
+            loop.call_soon(self._wake, native)
+        if receipt is not None:
+            return ActionReceipt(engine, receipt, txn_id)
+        fut: asyncio.Future[Any] = loop.create_future()
+        engine._pending[token] = fut
+        return self._queued_later(engine, fut, txn_id)
+
+    async def _queued_later(
+        self, engine: _Engine, fut: asyncio.Future[Any], txn_id: int
+    ) -> ActionReceipt:
+        return ActionReceipt(engine, await fut, txn_id)
+
+    def _wake(self, native: _native.NativeClient) -> None:
+        self._wake_due = False
+        native.wake()
 
     async def run(
         self, producer: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any
@@ -244,25 +281,43 @@ class GatherClient:
 
     async def _consume(self, engine: _Engine, sub: Any) -> str | None:
         fatal: str | None = None
-        async for item in engine._iterate(sub):
-            if isinstance(item, bytes):
-                batch = ServerClientBatch.FromString(item)
-                self._logger.debug("Message received: %s", batch)
-                if self._callback is not None:
-                    try:
-                        result = self._callback(self, batch)
+        logger = self._logger
+        callback = self._callback
+        # An `async def` callback is awaited straight away (no awaitable check per call).
+        is_coroutine = inspect.iscoroutinefunction(callback)
+        parse = ServerClientBatch.FromString
+        async for items in engine._batches(sub):
+            debug = logger.isEnabledFor(logging.DEBUG)
+            for item in items:
+                if type(item) is not bytes:
+                    fatal = self._on_engine_event(item) or fatal
+                    continue
+                batch = parse(item)
+                if debug:
+                    logger.debug("Message received: %s", batch)
+                if callback is None:
+                    continue
+                try:
+                    if is_coroutine:
+                        await callback(self, batch)
+                    else:
+                        result = callback(self, batch)
                         if inspect.isawaitable(result):
                             await result
-                    except Exception as e:
-                        self._logger.error("callback failed: %s", e, exc_info=e)
-            elif isinstance(item, StateChanged):
-                if item.state.value == "closed" and item.fatal:
-                    fatal = item.detail or "closed"
-            elif isinstance(item, DecodeFailed):
-                self._logger.warning("bad message from the engine: %s", item.reason)
-            elif isinstance(item, Undelivered):
-                self._logger.warning("action not delivered: %s", item.error)
+                except Exception as e:
+                    logger.error("callback failed: %s", e, exc_info=e)
         return fatal
+
+    def _on_engine_event(self, item: Any) -> str | None:
+        """Logs what the engine reports; the reason when the client stopped for good."""
+        if isinstance(item, StateChanged):
+            if item.state.value == "closed" and item.fatal:
+                return item.detail or "closed"
+        elif isinstance(item, DecodeFailed):
+            self._logger.warning("bad message from the engine: %s", item.reason)
+        elif isinstance(item, Undelivered):
+            self._logger.warning("action not delivered: %s", item.error)
+        return None
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[ActionReceipt]]:
         # Every action is a method (set below); this tells type checkers so.
@@ -280,10 +335,13 @@ def _action_method(name: str, doc: str) -> Callable[..., Awaitable[ActionReceipt
                 raise TypeError(f"{name} takes at most {len(names)} arguments")
             payload: Any = {**dict(zip(names, args, strict=False)), **kwargs}
         elif args:
-            payload = list(args)
+            payload = args
         else:
             payload = kwargs
-        return await self._send_action(name, _plain(payload))
+        queued = self._queue_action(name, payload)
+        if isinstance(queued, ActionReceipt):
+            return queued
+        return await queued  # the coroutine waiting for room
 
     method.__name__ = method.__qualname__ = name
     # The SDK's docstring: `name\nArgs:\n\targ (type)...` (an empty list after `Args:\n`).

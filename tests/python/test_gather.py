@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from google.protobuf import message_factory
 
 from conftest import ROOT, Hub
-from tether.gather import GatherClient, GatherError, ServerClientBatch
+from tether.gather import ClientServerAction, GatherClient, GatherError, ServerClientBatch
 
 LIMIT = 20.0
 API_KEY = "interop-api-key"
@@ -222,6 +223,69 @@ async def test_actions_are_acknowledged_and_replayed_with_their_txn_id_after_a_h
         f["binary"] for f in connections[carrying[0]] if any(w in f["binary"] for w in wanted)
     ]
     assert [next(w for w in wanted if w in f) for f in actions] == wanted, actions
+
+
+async def test_an_action_is_written_at_the_end_of_its_turn_with_no_other_traffic(
+    hub: Hub,
+) -> None:
+    """Actions are queued without waking the engine, which one wake-up at the end of the
+    loop's turn does: with no heartbeat (Gather's or WebSocket's) to wake it otherwise, the
+    action is still written and acknowledged at once."""
+
+    async def one(client: GatherClient) -> None:
+        receipt = await client.set_text_status("alone")
+        await asyncio.wait_for(receipt, 3.0)
+
+    quiet = GatherClient(
+        API_KEY, "quiet space", api_root=hub["gather-api"], hearbeat_interval=3600, heartbeat=3600
+    )
+    await asyncio.wait_for(quiet.run(one), LIMIT)
+
+
+async def test_actions_beyond_the_outbox_wait_for_room_and_all_go_out_in_order(
+    hub: Hub,
+) -> None:
+    """A burst larger than the outbox: each action returns once it has room; all are
+    acknowledged, and the hub received them in the order they were made."""
+    texts = [f"burst {i:03}" for i in range(60)]
+    receipts: list[Any] = []
+
+    async def burst(client: GatherClient) -> None:
+        for text in texts:
+            receipts.append(await client.set_text_status(text))
+        await asyncio.wait_for(asyncio.gather(*receipts), LIMIT)
+
+    mark = hub.mark("gather")
+    small = GatherClient(API_KEY, "burst space", api_root=hub["gather-api"], outbox_capacity=4)
+    await asyncio.wait_for(small.run(burst), LIMIT)
+    assert len({r.txn_id for r in receipts}) == len(texts), "a txnId of its own each"
+    wanted = [t.encode().hex() for t in texts]
+    frames = [f["binary"] for f in hub.received("gather", mark)]
+    seen = [next(w for w in wanted if w in f) for f in frames if any(w in f for w in wanted)]
+    assert seen == wanted
+
+
+async def test_a_protobuf_message_argument_is_sent_as_that_message(hub: Hub) -> None:
+    """An argument given as a protobuf message (as the SDK's users pass `events_pb2`
+    messages) goes out as the action the SDK would write."""
+    info_class = ServerClientBatch.DESCRIPTOR.file.pool.FindMessageTypeByName("PlayerInitInfo")
+    player_init_info: Any = message_factory.GetMessageClass(info_class)
+    sent: list[Any] = []
+
+    async def enter(client: GatherClient) -> None:
+        receipt = await client.enter(player_init_info(name="Ada", x=3, busy=True))
+        sent.append(receipt.txn_id)
+        await asyncio.wait_for(receipt, LIMIT)
+
+    mark = hub.mark("gather")
+    await asyncio.wait_for(
+        GatherClient(API_KEY, "message space", api_root=hub["gather-api"]).run(enter), LIMIT
+    )
+    expected = ClientServerAction(
+        enter={"info": {"name": "Ada", "x": 3, "busy": True}}, txnId=sent[0]
+    ).SerializeToString()
+    frames = [bytes.fromhex(f["binary"]) for f in hub.received("gather", mark)]
+    assert expected in frames, frames
 
 
 async def test_a_wrong_argument_is_refused_before_anything_is_sent(hub: Hub) -> None:

@@ -122,14 +122,23 @@ impl Serialize for PyJson<'_, '_> {
 
 /// Compact JSON text of a Python object.
 pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<String> {
-    serde_json::to_string(&PyJson(obj, 0)).map_err(|e| {
-        let text = e.to_string();
-        if text.contains("not JSON serializable") || text.starts_with("keys must be") {
-            PyTypeError::new_err(text)
-        } else {
-            PyValueError::new_err(text)
-        }
-    })
+    serde_json::to_string(&PyJson(obj, 0)).map_err(json_error)
+}
+
+/// A Python object as a JSON value (what [`to_json`] would write, without the text).
+pub(crate) fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    serde_json::to_value(PyJson(obj, 0)).map_err(json_error)
+}
+
+/// A type the JSON mapping has no place for is a `TypeError`, a value it refuses a
+/// `ValueError`, as Python's `json` says.
+fn json_error(e: serde_json::Error) -> PyErr {
+    let text = e.to_string();
+    if text.contains("not JSON serializable") || text.starts_with("keys must be") {
+        PyTypeError::new_err(text)
+    } else {
+        PyValueError::new_err(text)
+    }
 }
 
 /// `dumps(obj) -> str`: the exact JSON text `send` would write for `obj` (the dry run).

@@ -101,6 +101,27 @@ impl Engine {
         }
     }
 
+    /// `Client::try_send_deferred` of the engine: queued without waking it.
+    fn try_send_deferred(&self, message: Outgoing) -> Result<Rcpt, SendError> {
+        match self {
+            Engine::Raw(c) => c.try_send_deferred(message).map(Rcpt::Raw),
+            Engine::Datadivr(c) => c.try_send_deferred(message).map(Rcpt::Datadivr),
+            Engine::Moobius(c) => c.try_send_deferred(message).map(Rcpt::Moobius),
+            Engine::Hiven(c, _) => c.try_send_deferred(message).map(Rcpt::Hiven),
+            Engine::Gather(c, _) => c.try_send_deferred(message).map(Rcpt::Gather),
+        }
+    }
+
+    fn wake(&self) {
+        match self {
+            Engine::Raw(c) => c.wake(),
+            Engine::Datadivr(c) => c.wake(),
+            Engine::Moobius(c) => c.wake(),
+            Engine::Hiven(c, _) => c.wake(),
+            Engine::Gather(c, _) => c.wake(),
+        }
+    }
+
     fn state(&self) -> State {
         match self {
             Engine::Raw(c) => c.state().borrow().clone(),
@@ -208,9 +229,10 @@ pub struct NativeClient {
     requests: Arc<Mutex<HashMap<u64, AbortHandle>>>,
 }
 
-fn convert_event<E>(event: Event<E>, wrap: &impl Fn(E) -> Item) -> Option<Item> {
+fn convert_event<E>(event: Event<E>, wrap: &impl Fn(E) -> Item, acks: Acks) -> Option<Item> {
     Some(match event {
         Event::Message(m) => wrap(m),
+        Event::Ack { .. } if acks == Acks::Skip => return None,
         Event::State(s) => Item::State(s),
         Event::Disconnected { error, fatal } => Item::Disconnected {
             code: error.close_code(),
@@ -237,8 +259,23 @@ fn convert_event<E>(event: Event<E>, wrap: &impl Fn(E) -> Item) -> Option<Item> 
     })
 }
 
+/// Whether the engine's ack events cross to Python.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Acks {
+    /// As `("ack", key, refused)` items (`Acked` events).
+    Forward,
+    /// Not at all: the platform's Python side learns of acks from the messages
+    /// themselves (Gather's `transactionStatus` events reach the callback).
+    Skip,
+}
+
 /// Moves the engine's events into the inbox, in batches, pausing while Python lags.
-pub(crate) async fn pump<E>(mut events: Events<E>, inbox: Arc<Inbox>, wrap: impl Fn(E) -> Item) {
+pub(crate) async fn pump<E>(
+    mut events: Events<E>,
+    inbox: Arc<Inbox>,
+    wrap: impl Fn(E) -> Item,
+    acks: Acks,
+) {
     let mut buffer = Vec::with_capacity(PUMP_BATCH);
     loop {
         let n = events.recv_many(&mut buffer, PUMP_BATCH).await;
@@ -246,7 +283,11 @@ pub(crate) async fn pump<E>(mut events: Events<E>, inbox: Arc<Inbox>, wrap: impl
             inbox.push(Item::End);
             return;
         }
-        inbox.extend(buffer.drain(..).filter_map(|e| convert_event(e, &wrap)));
+        inbox.extend(
+            buffer
+                .drain(..)
+                .filter_map(|e| convert_event(e, &wrap, acks)),
+        );
         while inbox.len() >= INBOX_HIGH_WATER {
             inbox.space.notified().await;
         }
@@ -521,7 +562,7 @@ impl NativeClient {
                     .config(config)
                     .start()
                     .map_err(build_err)?;
-                handle.spawn(pump(events, inbox.clone(), Item::Raw));
+                handle.spawn(pump(events, inbox.clone(), Item::Raw, Acks::Forward));
                 (Engine::Raw(client), json)
             }
             "datadivr" => {
@@ -530,16 +571,19 @@ impl NativeClient {
                     .config(config)
                     .start()
                     .map_err(build_err)?;
-                handle.spawn(pump(events, inbox.clone(), Item::Datadivr));
+                handle.spawn(pump(events, inbox.clone(), Item::Datadivr, Acks::Forward));
                 (Engine::Datadivr(client), true)
             }
             "moobius" => {
                 let (client, events) =
                     platforms::moobius::start(url, config, platform_options.as_ref())?
                         .map_err(build_err)?;
-                handle.spawn(pump(events, inbox.clone(), |p: moobius::Payload| {
-                    Item::Text(p.text().to_owned())
-                }));
+                handle.spawn(pump(
+                    events,
+                    inbox.clone(),
+                    |p: moobius::Payload| Item::Text(p.text().to_owned()),
+                    Acks::Forward,
+                ));
                 (Engine::Moobius(client), false)
             }
             "hiven" => {
@@ -549,7 +593,12 @@ impl NativeClient {
                 let engine = hiven
                     .engine()
                     .ok_or_else(|| convert::error("the Hiven client did not start"))?;
-                handle.spawn(pump(events, inbox.clone(), platforms::hiven::item));
+                handle.spawn(pump(
+                    events,
+                    inbox.clone(),
+                    platforms::hiven::item,
+                    Acks::Forward,
+                ));
                 (Engine::Hiven(engine, hiven), false)
             }
             "gather" => {
@@ -558,7 +607,12 @@ impl NativeClient {
                 let engine = gather
                     .engine()
                     .ok_or_else(|| convert::error("the Gather client did not start"))?;
-                handle.spawn(pump(events, inbox.clone(), platforms::gather::item));
+                handle.spawn(pump(
+                    events,
+                    inbox.clone(),
+                    platforms::gather::item,
+                    Acks::Skip,
+                ));
                 (Engine::Gather(engine, gather), false)
             }
             other => {
@@ -593,7 +647,10 @@ impl NativeClient {
     }
 
     /// Queues the Gather action `name` with `args` (JSON: positional list or keyword
-    /// dict), acknowledged by its `transactionStatus`; its txnId, and as `send` otherwise.
+    /// dict), acknowledged by its `transactionStatus`; its txnId, and as `send` otherwise,
+    /// except that it leaves the engine asleep: call `wake` once the loop's turn has
+    /// queued what it queues (a full outbox wakes it, and the engine's own next turn
+    /// writes what nobody woke it for).
     fn send_action(
         &self,
         py: Python<'_>,
@@ -608,7 +665,27 @@ impl NativeClient {
             ));
         };
         let (txn_id, message) = platforms::gather::outgoing(client, name, args)?;
-        Ok((txn_id, self.queue_send(py, message, token)?))
+        // Queued without waking the engine: Python wakes it once at the end of the loop's
+        // turn (`wake`), for every action of the turn.
+        match self.shared.engine.try_send_deferred(message) {
+            Ok(r) => Ok((
+                txn_id,
+                Some(NativeReceipt {
+                    rcpt: Mutex::new(Some(r)),
+                }),
+            )),
+            Err(SendError::Full(message)) => {
+                // No room (Backpressure): the engine must run to make some.
+                self.shared.engine.wake();
+                Ok((txn_id, self.queue_send(py, message, token)?))
+            }
+            Err(e) => Err(convert::send_err(py, &e, self.json)),
+        }
+    }
+
+    /// Wakes the engine to write what `send_action` queued.
+    fn wake(&self) {
+        self.shared.engine.wake();
     }
 
     /// The Gather user id (`ready.id` of the current connection), once ready.

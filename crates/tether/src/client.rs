@@ -311,7 +311,7 @@ impl<E: Clone + Send + 'static> Client<E> {
                         return Err(stop(queued, error, Vec::new(), &mut messages));
                     }
                     state.add(1);
-                    match self.push_notify(message, false, Notify::Batch(state.clone())) {
+                    match self.push_notify(message, false, true, Notify::Batch(state.clone())) {
                         Ok(_) => queued += 1,
                         Err(error) => {
                             state.unqueue(1);
@@ -424,7 +424,46 @@ impl<E: Clone + Send + 'static> Client<E> {
     pub fn try_send(&self, message: impl Into<Outgoing>) -> Result<Receipt<E>, SendError> {
         let message = message.into();
         self.check(&message)?;
-        self.try_push(message).map_err(|e| self.report(e))
+        self.try_push(message, true).map_err(|e| self.report(e))
+    }
+
+    /// Like [`Client::try_send`], but leaves the connection task asleep: the message is
+    /// written on the task's next turn, which [`Client::wake`] (or any other send) starts.
+    ///
+    /// For a caller that queues a run of messages one at a time (what one turn of an
+    /// event loop sends) and wants the connection woken once for the run, as
+    /// [`Client::send_all`] wakes it once for a batch. A message nobody wakes for is still
+    /// written on the next turn the task takes for its own reasons (a frame read, a timer,
+    /// a close), so a missing [`Client::wake`] delays it, never loses it.
+    ///
+    /// A full outbox under `Backpressure` returns [`SendError::Full`] without reporting it
+    /// as undelivered (the caller is expected to wait with [`Client::send`]); under
+    /// `Reject` it is a refusal, reported as [`Client::try_send`] reports it.
+    ///
+    /// ```no_run
+    /// # fn demo(client: tether::Client<tether::raw::RawMessage>) -> Result<(), tether::SendError> {
+    /// use tether::Frame;
+    /// let first = client.try_send_deferred(Frame::text("one"))?;
+    /// let second = client.try_send_deferred(Frame::text("two"))?;
+    /// client.wake(); // one wake-up writes both, in order
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Client::try_send`].
+    pub fn try_send_deferred(&self, message: impl Into<Outgoing>) -> Result<Receipt<E>, SendError> {
+        let message = message.into();
+        self.check(&message)?;
+        self.try_push(message, false).map_err(|e| match e {
+            SendError::Full(_) if self.shared.policy == Policy::Backpressure => e,
+            e => self.report(e),
+        })
+    }
+
+    /// Wakes the connection task to write what [`Client::try_send_deferred`] queued (at
+    /// most one wake-up until the task runs, however often it is called).
+    pub fn wake(&self) {
+        self.shared.waker.wake();
     }
 
     /// Reports a refusal as an `undelivered` event too (the caller has the error).
@@ -436,7 +475,7 @@ impl<E: Clone + Send + 'static> Client<E> {
         error
     }
 
-    fn try_push(&self, message: Outgoing) -> Result<Receipt<E>, SendError> {
+    fn try_push(&self, message: Outgoing, wake: bool) -> Result<Receipt<E>, SendError> {
         let has_permit = match self.shared.permits.try_acquire() {
             Ok(p) => {
                 p.forget();
@@ -450,7 +489,7 @@ impl<E: Clone + Send + 'static> Client<E> {
                 false
             }
         };
-        self.push(message, has_permit)
+        self.push(message, has_permit, wake)
     }
 
     async fn enqueue(&self, message: Outgoing, wait: bool) -> Result<Receipt<E>, SendError> {
@@ -468,7 +507,7 @@ impl<E: Clone + Send + 'static> Client<E> {
             Ok(p) => p.forget(),
             Err(_) => return Err(not_sent(message)),
         }
-        self.push(message, true)
+        self.push(message, true, true)
     }
 
     fn check(&self, message: &Outgoing) -> Result<(), SendError> {
@@ -483,9 +522,14 @@ impl<E: Clone + Send + 'static> Client<E> {
         Ok(())
     }
 
-    fn push(&self, message: Outgoing, has_permit: bool) -> Result<Receipt<E>, SendError> {
+    fn push(
+        &self,
+        message: Outgoing,
+        has_permit: bool,
+        wake: bool,
+    ) -> Result<Receipt<E>, SendError> {
         let (tx, rx) = oneshot::async_channel();
-        let seq = self.push_notify(message, has_permit, Notify::One(tx))?;
+        let seq = self.push_notify(message, has_permit, wake, Notify::One(tx))?;
         Ok(Receipt { rx, seq })
     }
 
@@ -493,6 +537,7 @@ impl<E: Clone + Send + 'static> Client<E> {
         &self,
         message: Outgoing,
         has_permit: bool,
+        wake: bool,
         notify: Notify<E>,
     ) -> Result<u64, SendError> {
         let seq = {
@@ -524,7 +569,9 @@ impl<E: Clone + Send + 'static> Client<E> {
             }
             ob.push(message, tokio::time::Instant::now, notify)
         };
-        self.shared.waker.wake();
+        if wake {
+            self.shared.waker.wake();
+        }
         Ok(seq)
     }
 

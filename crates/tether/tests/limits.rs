@@ -112,6 +112,34 @@ async fn try_send_under_backpressure_refuses_instead_of_waiting() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deferred_send_to_a_full_outbox_under_backpressure_is_handed_back_unreported() {
+    let cfg = config().outbox(1, Policy::Backpressure);
+    let (client, mut events) = never_connecting(Raw::text(), cfg);
+    client.try_send_deferred(Frame::text("a")).unwrap();
+    let err = client.try_send_deferred(Frame::text("b")).unwrap_err();
+    assert!(matches!(&err, SendError::Full(_)), "{err:?}");
+    assert_eq!(err.into_message().frame().as_text(), Some("b"));
+    // The caller waits with `send` instead: nothing was refused for good.
+    let reported = tokio::time::timeout(Duration::from_secs(5), next_undelivered(&mut events));
+    assert!(
+        reported.await.is_err(),
+        "a Full the caller waits out is no undelivered event"
+    );
+    assert_eq!(client.pending(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deferred_send_to_a_full_outbox_under_reject_is_refused_and_reported() {
+    let cfg = config().outbox(1, Policy::Reject);
+    let (client, mut events) = never_connecting(Raw::text(), cfg);
+    client.try_send_deferred(Frame::text("a")).unwrap();
+    let err = client.try_send_deferred(Frame::text("b")).unwrap_err();
+    assert_eq!(err.kind(), "full");
+    let (frame, reason) = next_undelivered(&mut events).await;
+    assert_eq!((frame.as_text(), reason.as_str()), (Some("b"), "full"));
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_inbound_message_over_the_limit_fails_the_connection_with_1009_and_says_so() {
     let cfg = config().max_message_size(1024);
     let (connector, mut net) = network(64 * 1024, cfg.clone());

@@ -2,7 +2,9 @@
 //! tests check that no `send` is left waiting for something else (the next heartbeat)
 //! to wake it, with senders racing the actor on other threads. Real time, multi-thread
 //! runtime, in-memory streams; the heartbeat is a minute away, so a message stranded by a
-//! missed wake-up would blow the per-message bound.
+//! missed wake-up would blow the per-message bound. And `try_send_deferred` leaves the
+//! actor asleep until `wake` (paused time): what it queued goes out in order on one
+//! wake-up, or on the actor's next turn of its own if nobody wakes it.
 #![cfg(feature = "raw")]
 
 mod support;
@@ -71,4 +73,53 @@ async fn concurrent_senders_on_two_threads_are_never_stranded() {
         sender.await.unwrap();
     }
     assert_eq!(log.lock().unwrap().len(), 4_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn deferred_sends_wait_for_one_wake_and_then_go_out_in_order() {
+    let (raw, client, log) = ready_client().await;
+    let receipts: Vec<_> = (0..3)
+        .map(|id| {
+            client
+                .try_send_deferred(raw.encode(&json!({ "id": id })))
+                .unwrap()
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        log.lock().unwrap().is_empty(),
+        "written before anyone woke the actor"
+    );
+    client.wake();
+    for receipt in receipts {
+        tokio::time::timeout(PER_MESSAGE, receipt)
+            .await
+            .expect("acknowledged once woken")
+            .unwrap();
+    }
+    let ids: Vec<u64> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            serde_json::from_str::<serde_json::Value>(t).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids, [0, 1, 2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deferred_send_nobody_wakes_for_goes_out_on_the_actors_next_turn() {
+    let (raw, client, log) = ready_client().await;
+    let receipt = client
+        .try_send_deferred(raw.encode(&json!({ "id": 7 })))
+        .unwrap();
+    // The heartbeat, a minute away, is the actor's next turn of its own.
+    tokio::time::timeout(Duration::from_secs(120), receipt)
+        .await
+        .expect("written on the heartbeat's turn")
+        .unwrap();
+    assert_eq!(log.lock().unwrap().len(), 1);
 }

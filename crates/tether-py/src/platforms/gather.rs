@@ -69,8 +69,7 @@ pub(crate) fn outgoing(
     name: &str,
     args: &Bound<'_, PyAny>,
 ) -> PyResult<(u32, Outgoing)> {
-    let value: serde_json::Value = serde_json::from_str(&convert::to_json(args)?)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let value = convert::to_value(args)?;
     let action = Action::from_json(name, &value).map_err(|e| match e {
         ActionError::UnknownAction(_)
         | ActionError::UnknownArgument { .. }
