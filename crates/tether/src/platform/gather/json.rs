@@ -72,7 +72,7 @@ fn pool() -> &'static DescriptorPool {
     })
 }
 
-fn message(name: &str) -> MessageDescriptor {
+pub(super) fn message(name: &str) -> MessageDescriptor {
     pool()
         .get_message_by_name(name)
         .expect("the message is in the schema")

@@ -6,7 +6,8 @@
 //! - [`Action`]: one constructor per action (129, snake_case like the SDK:
 //!   [`Action::set_text_status`], [`Action::shoot_confetti`], …), generated from the schema;
 //!   [`available_actions`] lists them with their arguments; [`Action::from_json`] builds one
-//!   from JSON arguments, validated against the action's fields;
+//!   from JSON arguments, validated against the action's fields ([`Action::from_scalars`]
+//!   the same from scalar ones, without JSON);
 //! - [`Gather`]: the sans-IO [`crate::Protocol`]: `init` → `ready{id}` on every connection,
 //!   the `clientHeartbeat`, `transactionStatus` events acknowledging actions by `txnId`;
 //! - [`GatherClient`]: the typed client: discovery over HTTP (`game-server-assignment`)
@@ -38,6 +39,7 @@ pub mod discovery;
 mod json;
 mod model;
 mod protocol;
+mod scalars;
 mod txn;
 
 /// The types generated from `gather_events.proto` (prost). Field and type names follow
@@ -65,4 +67,5 @@ pub use model::{
     encode_batch, encoded_action_len, space_id,
 };
 pub use protocol::Gather;
+pub use scalars::Scalar;
 pub use txn::TxnIds;
