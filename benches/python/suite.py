@@ -1,9 +1,10 @@
 """The benchmark suite driver (run it through scripts/bench.sh).
 
 Starts ONE hub process (`tether serve --ephemeral --json`), runs every workload with
-tether (`tether bench`) and every baseline against it, one program at a time, and prints
-the raw figures, the ratios tether / baseline that the targets name, the commit, the CPU
-model and the date. Standard library only.
+tether (`tether bench`) and every baseline against it, one program at a time (the runs
+of a workload interleaved across its programs: A1 B1 A2 B2 ...), and prints the raw
+figures, the ratios tether / baseline that the targets name, the commit, the CPU model and
+the date. Standard library only.
 """
 
 from __future__ import annotations
@@ -424,21 +425,25 @@ def main() -> int:
     try:
         for w in ws:
             cells[w.key] = {}
-            for p in progs:
-                if (p.name not in w.programs) if w.programs else (p.name in PLATFORM_ONLY):
-                    continue
-                if p.name in ONLY_IN and w.key not in ONLY_IN[p.name]:
-                    continue
-                runs = []
-                for i in range(a.runs):
+            active = [p for p in progs
+                      if not ((p.name not in w.programs) if w.programs else (p.name in PLATFORM_ONLY))
+                      and not (p.name in ONLY_IN and w.key not in ONLY_IN[p.name])]
+            for p in active:
+                cells[w.key][p.name] = []
+            # Runs interleave across programs (A1 B1 A2 B2 ...): when the machine's pace
+            # changes (a shared host), it changes for every program of the workload alike,
+            # so the ratios measured in the same run stay fair.
+            for i in range(a.runs):
+                for p in active:
+                    runs = cells[w.key][p.name]
+                    if runs and "error" in runs[-1]:
+                        continue
                     print(f"bench: {w.key} {p.name} run {i + 1}/{a.runs} ...", file=log, flush=True)
                     r = run_one(hub, p, w, timeout)
                     runs.append(r)
                     if "error" in r:
                         print(f"bench:   {r['error']}", file=log, flush=True)
-                        break
                     time.sleep(1.0 if w.key.startswith("W4") else 0.2)
-                cells[w.key][p.name] = runs
         # Is the echo server the bottleneck? Two batched clients at once (W1 flags).
         w1 = next((w for w in ws if w.key == "W1"), None)
         batch = next((p for p in programs(root, a.python, a.tether) if p.name == "bare-tokio-websockets-batch"), None)

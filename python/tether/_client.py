@@ -227,6 +227,7 @@ class Client:
         self._closed_state: tuple[str, str, str | None, bool] | None = None
         self._closing: asyncio.Future[Any] | None = None
         self._replies: list[Any] | None = None
+        self._wake_due = False
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -542,13 +543,29 @@ class Client:
         ``TypeError``/``ValueError`` for an object JSON cannot encode."""
         native = self._require()
         token = next(self._tokens)
-        receipt = native.send(obj, token, deadline)
+        # Queued without waking the engine; one wake-up at the end of this turn of the
+        # loop writes everything the turn sent.
+        receipt = native.send(obj, token, deadline, True)
+        self._wake_at_end_of_turn()
         if receipt is None:
             assert self._loop is not None
             fut: asyncio.Future[Any] = self._loop.create_future()
             self._pending[token] = fut
             receipt = await fut
         return Receipt(self, receipt)
+
+    def _wake_at_end_of_turn(self) -> None:
+        """Has the engine woken once this turn of the loop ends, to write what the turn
+        queued with ``defer`` (at most one wake-up is scheduled at a time)."""
+        if not self._wake_due:
+            self._wake_due = True
+            assert self._loop is not None
+            self._loop.call_soon(self._wake)
+
+    def _wake(self) -> None:
+        self._wake_due = False
+        if self._native is not None:
+            self._native.wake()
 
     async def send_many(self, objs: Iterable[Any]) -> BatchReceipt:
         """Queues many messages in order with one boundary crossing (the way to hand tether

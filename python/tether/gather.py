@@ -168,8 +168,6 @@ class GatherClient:
         self._drain_timeout = drain_timeout
         self._options = options
         self._engine: _Engine | None = None
-        # A wake-up of the engine is scheduled for the end of this turn of the loop.
-        self._wake_due = False
 
     @property
     def _user_id(self) -> str | None:
@@ -199,14 +197,11 @@ class GatherClient:
             if not _holds_message(args):
                 raise
             txn_id, receipt = native.send_action(name, _plain(args), token)
-        loop = engine._loop
-        assert loop is not None
-        if not self._wake_due:
-            self._wake_due = True
-            loop.call_soon(self._wake, native)
+        engine._wake_at_end_of_turn()
         if receipt is not None:
             return ActionReceipt(engine, receipt, txn_id)
-        fut: asyncio.Future[Any] = loop.create_future()
+        assert engine._loop is not None
+        fut: asyncio.Future[Any] = engine._loop.create_future()
         engine._pending[token] = fut
         return self._queued_later(engine, fut, txn_id)
 
@@ -214,10 +209,6 @@ class GatherClient:
         self, engine: _Engine, fut: asyncio.Future[Any], txn_id: int
     ) -> ActionReceipt:
         return ActionReceipt(engine, await fut, txn_id)
-
-    def _wake(self, native: _native.NativeClient) -> None:
-        self._wake_due = False
-        native.wake()
 
     async def run(
         self, producer: Callable[..., Coroutine[Any, Any, Any]], *args: Any, **kwargs: Any

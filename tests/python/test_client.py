@@ -28,6 +28,19 @@ async def test_a_sent_message_is_delivered_when_the_server_acknowledges_it(hub: 
         assert client.stats().pending == 0
 
 
+async def test_a_message_is_written_at_the_end_of_its_turn_with_no_other_traffic(
+    hub: Hub,
+) -> None:
+    """`send` queues without waking the engine; one wake-up at the end of the loop's turn
+    writes what the turn sent. With no heartbeat to wake it otherwise, a lone message is
+    still acknowledged at once, and a run of them goes out in order."""
+    async with tether.Client(hub["echo-ack"], ack_field="id", heartbeat=3600) as client:
+        await asyncio.wait_for(await client.send({"id": "alone"}), 3.0)
+        receipts = [await client.send({"id": i}) for i in range(100)]
+        await asyncio.wait_for(asyncio.gather(*receipts), 3.0)
+        assert client.stats().acked == 101
+
+
 async def test_request_returns_the_reply_that_carries_the_same_key(hub: Hub) -> None:
     async with tether.Client(hub["echo-ack"], ack_field="id") as client:
         reply = await client.request({"id": "q-7", "text": "are you there?"}, timeout=5)

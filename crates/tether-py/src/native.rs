@@ -437,6 +437,27 @@ impl NativeClient {
         })
     }
 
+    /// As `queue_send`, but a message queued at once leaves the engine asleep: Python
+    /// wakes it once at the end of the loop's turn (`wake`), for everything of the turn.
+    fn queue_deferred(
+        &self,
+        py: Python<'_>,
+        message: Outgoing,
+        token: u64,
+    ) -> PyResult<Option<NativeReceipt>> {
+        match self.shared.engine.try_send_deferred(message) {
+            Ok(r) => Ok(Some(NativeReceipt {
+                rcpt: Mutex::new(Some(r)),
+            })),
+            Err(SendError::Full(message)) => {
+                // No room (Backpressure): the engine must run to make some.
+                self.shared.engine.wake();
+                self.queue_send(py, message, token)
+            }
+            Err(e) => Err(convert::send_err(py, &e, self.json)),
+        }
+    }
+
     fn queue_send(
         &self,
         py: Python<'_>,
@@ -665,25 +686,10 @@ impl NativeClient {
             ));
         };
         let (txn_id, message) = platforms::gather::outgoing(client, name, args)?;
-        // Queued without waking the engine: Python wakes it once at the end of the loop's
-        // turn (`wake`), for every action of the turn.
-        match self.shared.engine.try_send_deferred(message) {
-            Ok(r) => Ok((
-                txn_id,
-                Some(NativeReceipt {
-                    rcpt: Mutex::new(Some(r)),
-                }),
-            )),
-            Err(SendError::Full(message)) => {
-                // No room (Backpressure): the engine must run to make some.
-                self.shared.engine.wake();
-                Ok((txn_id, self.queue_send(py, message, token)?))
-            }
-            Err(e) => Err(convert::send_err(py, &e, self.json)),
-        }
+        Ok((txn_id, self.queue_deferred(py, message, token)?))
     }
 
-    /// Wakes the engine to write what `send_action` queued.
+    /// Wakes the engine to write what `send_action` or a deferred `send` queued.
     fn wake(&self) {
         self.shared.engine.wake();
     }
@@ -714,18 +720,24 @@ impl NativeClient {
 
     /// Queues `obj`. Returns the receipt when it was queued at once, `None` when it waits
     /// for room (a `("done", token, ok, receipt_or_error)` item follows); raises the
-    /// `tether.errors` exception when it is refused.
-    #[pyo3(signature = (obj, token, deadline = None))]
+    /// `tether.errors` exception when it is refused. With `defer`, a message queued at once
+    /// leaves the engine asleep until `wake` (one wake-up for what a turn of the loop sends).
+    #[pyo3(signature = (obj, token, deadline = None, defer = false))]
     fn send(
         &self,
         py: Python<'_>,
         obj: &Bound<'_, PyAny>,
         token: u64,
         deadline: Option<f64>,
+        defer: bool,
     ) -> PyResult<Option<NativeReceipt>> {
         runtime::handle(py)?;
         let message = self.encode(obj, deadline)?;
-        self.queue_send(py, message, token)
+        if defer {
+            self.queue_deferred(py, message, token)
+        } else {
+            self.queue_send(py, message, token)
+        }
     }
 
     /// Queues a text frame as it is (datadivr: the SDK's wire text, built in Python).
