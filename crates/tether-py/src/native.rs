@@ -199,6 +199,14 @@ pub struct NativeReceipt {
     rcpt: Mutex<Option<Rcpt>>,
 }
 
+impl NativeReceipt {
+    fn new(rcpt: Rcpt) -> Self {
+        Self {
+            rcpt: Mutex::new(Some(rcpt)),
+        }
+    }
+}
+
 /// A `send_many`'s receipt, before it is awaited.
 #[pyclass(frozen, module = "tether._native")]
 pub struct NativeBatch {
@@ -384,12 +392,7 @@ impl NativeClient {
                 .into_any(),
             Item::End => ("end",).into_pyobject(py)?.into_any(),
             Item::Queued(t, Ok(r)) => {
-                let r = Bound::new(
-                    py,
-                    NativeReceipt {
-                        rcpt: Mutex::new(Some(r)),
-                    },
-                )?;
+                let r = Bound::new(py, NativeReceipt::new(r))?;
                 ("done", t, true, r).into_pyobject(py)?.into_any()
             }
             Item::Queued(t, Err(e)) | Item::Delivered(t, Err(e)) => {
@@ -446,9 +449,7 @@ impl NativeClient {
         token: u64,
     ) -> PyResult<Option<NativeReceipt>> {
         match self.shared.engine.try_send_deferred(message) {
-            Ok(r) => Ok(Some(NativeReceipt {
-                rcpt: Mutex::new(Some(r)),
-            })),
+            Ok(r) => Ok(Some(NativeReceipt::new(r))),
             Err(SendError::Full(message)) => {
                 // No room (Backpressure): the engine must run to make some.
                 self.shared.engine.wake();
@@ -473,9 +474,7 @@ impl NativeClient {
         );
         match done {
             None => Ok(None),
-            Some(Ok(r)) => Ok(Some(NativeReceipt {
-                rcpt: Mutex::new(Some(r)),
-            })),
+            Some(Ok(r)) => Ok(Some(NativeReceipt::new(r))),
             Some(Err(e)) => Err(convert::send_err(py, &e, self.json)),
         }
     }

@@ -13,7 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use support::{
     config,
-    duplex::{Next, echo, network, never_connecting, next_text},
+    duplex::{Next, echo, logged_ids, network, never_connecting, next_text},
 };
 use tether::{
     BackoffConfig, Client, ClientConfig, Event, Events, Frame, Outgoing, Policy, RequestError,
@@ -70,16 +70,7 @@ async fn notices_a_half_open_connection_within_heartbeat_plus_dead_after_while_t
     let server = net.servers.recv().await.unwrap();
     tokio::spawn(echo(server, log.clone()));
     assert_eq!(client.drain(Duration::from_secs(30)).await, Ok(()));
-    let ids: Vec<u64> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            serde_json::from_str::<serde_json::Value>(t).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let ids = logged_ids(&log);
     assert_eq!(ids, (0..100).collect::<Vec<u64>>());
 }
 
@@ -117,16 +108,7 @@ async fn replays_unacked_messages_in_order_before_newer_ones_after_reconnect() {
         assert!(delivered.reply.is_some());
     }
     late.await.unwrap();
-    let ids: Vec<u64> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            serde_json::from_str::<serde_json::Value>(t).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let ids = logged_ids(&log);
     assert_eq!(
         ids,
         (5..=20).collect::<Vec<u64>>(),

@@ -12,24 +12,12 @@ use std::{
 use serde_json::json;
 use support::{
     config,
-    duplex::{acked_echo_client, echo, network, never_connecting},
+    duplex::{acked_echo_client, echo, logged_ids, network, never_connecting},
 };
 use tether::{
     Client, Event, Frame, Outgoing, Policy, SendError,
     raw::{Raw, RawMessage},
 };
-
-fn ids(log: &Mutex<Vec<String>>) -> Vec<u64> {
-    log.lock()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            serde_json::from_str::<serde_json::Value>(t).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect()
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_batch_larger_than_the_outbox_is_delivered_in_order_and_its_receipt_counts_every_message()
@@ -49,7 +37,7 @@ async fn a_batch_larger_than_the_outbox_is_delivered_in_order_and_its_receipt_co
     assert_eq!(first.await.unwrap(), 100, "every message acknowledged");
     assert_eq!(second.await.unwrap(), 50);
     assert_eq!(
-        ids(&log),
+        logged_ids(&log),
         (0..150).collect::<Vec<u64>>(),
         "in order, none twice"
     );
@@ -119,7 +107,7 @@ async fn a_message_too_large_stops_the_batch_and_the_ones_before_it_stay_queued(
     );
     assert_eq!(error.rest.len(), 1);
     assert_eq!(error.receipt.await.unwrap(), 2);
-    assert_eq!(ids(&log), [1, 2]);
+    assert_eq!(logged_ids(&log), [1, 2]);
 }
 
 #[tokio::test(start_paused = true)]

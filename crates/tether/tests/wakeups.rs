@@ -15,7 +15,10 @@ use std::{
 };
 
 use serde_json::json;
-use support::{config, duplex::acked_echo_client};
+use support::{
+    config,
+    duplex::{acked_echo_client, logged_ids},
+};
 use tether::{
     Client,
     raw::{Raw, RawMessage},
@@ -97,16 +100,7 @@ async fn deferred_sends_wait_for_one_wake_and_then_go_out_in_order() {
             .expect("acknowledged once woken")
             .unwrap();
     }
-    let ids: Vec<u64> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            serde_json::from_str::<serde_json::Value>(t).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let ids = logged_ids(&log);
     assert_eq!(ids, [0, 1, 2]);
 }
 

@@ -92,6 +92,20 @@ pub async fn echo(mut ws: WebSocketStream<DuplexStream>, log: Arc<Mutex<Vec<Stri
     }
 }
 
+/// The `id`s of the JSON messages an [`echo`] logged, in the order it received them.
+#[allow(dead_code)]
+pub fn logged_ids(log: &Mutex<Vec<String>>) -> Vec<u64> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            serde_json::from_str::<serde_json::Value>(t).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 /// A client of JSON messages acknowledged by their `id` (`Raw::json().ack_field("id")`)
 /// with `config`, connected to an [`echo`] server over the in-memory network; the echo's
 /// log of what it received, in order.
