@@ -184,6 +184,8 @@ class Client:
         headers: dict[str, str] | None = None,
         max_message_size: int = 16 * 1024 * 1024,
         event_capacity: int = 1024,
+        compression: bool = True,
+        compression_threshold: int = 1024,
     ) -> None:
         if policy not in _POLICIES:
             raise ConfigError(f"policy must be one of {', '.join(_POLICIES)}, not {policy!r}")
@@ -208,6 +210,8 @@ class Client:
             "headers": list(headers.items()) if headers else None,
             "max_message_size": max_message_size,
             "event_capacity": event_capacity,
+            "compression": compression,
+            "compression_threshold": compression_threshold,
         }
         self._event_field = event_field
         self._event_capacity = max(1, event_capacity)

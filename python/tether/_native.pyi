@@ -96,6 +96,8 @@ class NativeClient:
         headers: list[tuple[str, str]] | None = None,
         max_message_size: int = 16777216,
         event_capacity: int = 1024,
+        compression: bool = True,
+        compression_threshold: int = 1024,
         platform_options: dict[str, Any] | None = None,
     ) -> None: ...
     def hiven_poster(self) -> NativeHivenPoster: ...

@@ -112,6 +112,12 @@ class Stats:
     time_to_first_ready: float | None
     pending: int
     capacity: int
+    #: Bytes read and written on the WebSocket byte stream (frames as they travelled,
+    #: compressed where permessage-deflate was used; 0 for ``tcp://`` and ``tls://``).
+    wire_bytes_in: int = 0
+    wire_bytes_out: int = 0
+    #: Connections on which permessage-deflate was negotiated (of ``connects``).
+    deflate_connects: int = 0
 
 
 Event = Union[  # noqa: UP007 (a runtime alias, also for Python 3.10)

@@ -41,6 +41,31 @@ async def test_a_message_is_written_at_the_end_of_its_turn_with_no_other_traffic
         assert client.stats().acked == 101
 
 
+async def test_large_messages_travel_deflated_unless_compression_is_off(hub: Hub) -> None:
+    """permessage-deflate is offered by default (the hub accepts it): a large repetitive
+    message crosses in far fewer wire bytes than its payload; `compression=False` offers
+    nothing and the wire carries at least the payload."""
+    big = {"id": 1, "text": "tether " * 3000}
+    async with tether.Client(hub["echo-ack"], ack_field="id") as client:
+        await (await client.send(big))
+        on = client.stats()
+    assert on.deflate_connects == 1
+    assert on.wire_bytes_out * 10 < on.bytes_out, on
+    async with tether.Client(hub["echo-ack"], ack_field="id", compression=False) as client:
+        await (await client.send(big))
+        off = client.stats()
+    assert off.deflate_connects == 0
+    assert off.wire_bytes_out >= off.bytes_out, off
+    # Below the threshold a message goes uncompressed even where deflate was negotiated.
+    async with tether.Client(
+        hub["echo-ack"], ack_field="id", compression_threshold=1 << 20
+    ) as client:
+        await (await client.send(big))
+        high = client.stats()
+    assert high.deflate_connects == 1
+    assert high.wire_bytes_out >= high.bytes_out, high
+
+
 async def test_request_returns_the_reply_that_carries_the_same_key(hub: Hub) -> None:
     async with tether.Client(hub["echo-ack"], ack_field="id") as client:
         reply = await client.request({"id": "q-7", "text": "are you there?"}, timeout=5)

@@ -22,6 +22,7 @@ use tether::{
     datadivr::{self, Datadivr},
     gather, hiven, moobius,
     raw::{Raw, RawMessage},
+    transport::deflate::Compression,
 };
 use tokio::{runtime::Handle, task::AbortHandle};
 
@@ -490,7 +491,8 @@ impl NativeClient {
         outbox_capacity = 1024, policy = "backpressure", backoff_base = 0.25,
         backoff_cap = 30.0, max_attempts = None, reconnect = true, request_timeout = 30.0,
         ca_file = None, token = None, headers = None, max_message_size = 16777216,
-        event_capacity = 1024, platform_options = None
+        event_capacity = 1024, compression = true, compression_threshold = 1024,
+        platform_options = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -516,6 +518,8 @@ impl NativeClient {
         headers: Option<Vec<(String, String)>>,
         max_message_size: usize,
         event_capacity: usize,
+        compression: bool,
+        compression_threshold: usize,
         platform_options: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let handle = runtime::handle(py)?;
@@ -543,7 +547,12 @@ impl NativeClient {
             })
             .request_timeout(seconds("request_timeout", request_timeout)?)
             .max_message_size(max_message_size)
-            .event_capacity(event_capacity);
+            .event_capacity(event_capacity)
+            .compression(if compression {
+                Compression::on(compression_threshold)
+            } else {
+                Compression::off()
+            });
         config.reconnect = reconnect;
         if let Some(path) = ca_file {
             config = config.ca_file(path);
@@ -899,6 +908,9 @@ impl NativeClient {
         d.set_item("messages_out", s.messages_out)?;
         d.set_item("bytes_in", s.bytes_in)?;
         d.set_item("bytes_out", s.bytes_out)?;
+        d.set_item("wire_bytes_in", s.wire_bytes_in)?;
+        d.set_item("wire_bytes_out", s.wire_bytes_out)?;
+        d.set_item("deflate_connects", s.deflate_connects)?;
         d.set_item("connects", s.connects)?;
         d.set_item("reconnects", s.reconnects)?;
         d.set_item("dropped", s.dropped)?;
