@@ -73,6 +73,50 @@ async fn compression_is_negotiated_with_the_hub_and_used_in_both_directions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_after_an_idle_heartbeat_freed_the_compressor_reach_the_hub_intact() {
+    // Heartbeats 50 ms apart: the pause after the first message spans several, which
+    // frees the client's compressor; the next messages start a fresh DEFLATE stream that
+    // the hub's inflater (context takeover: it kept its window) reads on the same
+    // connection.
+    let hub = hub(true).await;
+    let raw = Raw::json().ack_field("id");
+    let config = ClientConfig::default()
+        .heartbeat(Duration::from_millis(50))
+        .dead_after(Duration::from_secs(10));
+    let (client, mut events) = Client::builder(raw.clone())
+        .url(hub.url("echo").unwrap())
+        .config(config)
+        .start()
+        .unwrap();
+    let mut echoed = Vec::new();
+    for id in 0..3 {
+        if id == 1 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let receipt = client.send(raw.encode(&realistic(id))).await.unwrap();
+        within(LIMIT, "the echo", receipt).await.unwrap();
+        let echo = within(LIMIT, "the echoed message", async {
+            loop {
+                if let Some(Event::Message(m)) = events.recv().await {
+                    break m;
+                }
+            }
+        })
+        .await;
+        echoed.push(echo.json.as_deref().cloned().unwrap());
+    }
+    assert_eq!(echoed, (0..3).map(realistic).collect::<Vec<_>>());
+    let stats = client.stats();
+    assert_eq!(
+        (stats.connects, stats.deflate_connects),
+        (1, 1),
+        "{stats:?}"
+    );
+    assert!(stats.wire_bytes_out * 3 < stats.bytes_out, "{stats:?}");
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_compression_off_the_wire_carries_every_payload_byte() {
     let hub = hub(true).await;
     let stats = echo_round(&hub, Compression::off(), 5).await;

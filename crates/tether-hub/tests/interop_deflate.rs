@@ -129,18 +129,28 @@ async fn tether_against_a_python_websockets_server_compresses_both_ways() {
     )
     .await;
     let raw = Raw::json().ack_field("id");
+    // Heartbeats 50 ms apart: the pause before the third message frees tether's
+    // compressor, and websockets' inflater (zlib, context takeover) reads the fresh
+    // DEFLATE stream that follows on the same connection.
+    let config = ClientConfig::default()
+        .heartbeat(Duration::from_millis(50))
+        .dead_after(Duration::from_secs(10));
     let (client, _events) = Client::builder(raw.clone())
         .url(format!("ws://127.0.0.1:{port}/"))
-        .config(ClientConfig::default())
+        .config(config)
         .start()
         .unwrap();
     for id in 0..5 {
+        if id == 2 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
         let receipt = client.send(raw.encode(&realistic(id))).await.unwrap();
         within(LIMIT, "the echo", receipt).await.unwrap();
     }
     let stats = client.stats();
     client.close().await;
     assert_compressed_both_ways(&stats);
+    assert_eq!(stats.connects, 1, "one connection throughout: {stats:?}");
     let lines = peer.lines();
     let open = &lines[0];
     // websockets' defaults: 2^12 windows both ways, which tether's compressor honours.

@@ -94,6 +94,15 @@ pub struct BenchArgs {
     /// for its echo and measure again (`rss_kib_per_conn_after_message`).
     #[arg(long, requires = "idle")]
     pub idle_echo: bool,
+    /// With --idle-echo: seconds to wait after the echoes before measuring again (past two
+    /// heartbeats, 31 s by default, an idle connection has freed its compressor).
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 1.0,
+        requires = "idle_echo"
+    )]
+    pub idle_settle: f64,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
@@ -247,7 +256,9 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
     };
     if let Some(n) = args.idle {
         report.workload = "idle";
-        idle(&plan, n, args.idle_echo, &mut report).await?;
+        let settle = Duration::try_from_secs_f64(args.idle_settle)
+            .map_err(|_| "--idle-settle must be a number of seconds".to_owned())?;
+        idle(&plan, n, args.idle_echo.then_some(settle), &mut report).await?;
         return Ok(report);
     }
     let total = plan.messages.saturating_mul(u64::from(args.clients));
@@ -350,7 +361,12 @@ async fn bench(args: &BenchArgs) -> Result<Report, String> {
 /// Opens `n` clients with the default heartbeat and outbox, waits until all are ready,
 /// and reports how much this process grew per connection; with `echo`, also after one
 /// message and its echo on every connection.
-async fn idle(plan: &Plan, n: u32, echo: bool, report: &mut Report) -> Result<(), String> {
+async fn idle(
+    plan: &Plan,
+    n: u32,
+    echo: Option<Duration>,
+    report: &mut Report,
+) -> Result<(), String> {
     let bar = progress_bar(u64::from(n));
     let before = rss_kib();
     let start = Instant::now();
@@ -379,7 +395,7 @@ async fn idle(plan: &Plan, n: u32, echo: bool, report: &mut Report) -> Result<()
     }
     let clients: Vec<_> = held.iter().map(|(c, _)| c.clone()).collect();
     report.deflate_connections = Some(deflate_connections(&clients));
-    if echo {
+    if let Some(settle) = echo {
         for (client, events) in &mut held {
             let receipt = client
                 .send(plan.frame(0))
@@ -397,7 +413,7 @@ async fn idle(plan: &Plan, n: u32, echo: bool, report: &mut Report) -> Result<()
                 }
             }
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(settle).await;
         #[allow(clippy::cast_precision_loss)]
         {
             report.rss_kib_per_conn_after_message =

@@ -20,6 +20,8 @@
 //! through tokio-websockets' queue goes uncompressed (RFC 7692 lets any message be).
 //! Messages are compressed as they are written, so a message replayed after a reconnect
 //! (the outbox keeps it uncompressed) is compressed again with that connection's context.
+//! A heartbeat interval without a compressed message (two pings with none between them)
+//! frees the compressor; the next message starts a fresh one (see `Deflater::release`).
 
 use std::{
     pin::Pin,
@@ -56,6 +58,8 @@ pub(crate) struct ClientWs<S> {
     deflate: Option<(Deflater, usize)>,
     /// A compressed payload on its way into the write buffer.
     compressed: Vec<u8>,
+    /// A message was compressed since the last ping: the compressor is in use.
+    compressed_since_ping: bool,
 }
 
 impl<S> ClientWs<S> {
@@ -72,6 +76,7 @@ impl<S> ClientWs<S> {
             rng: fastrand::Rng::new(),
             deflate,
             compressed: Vec::new(),
+            compressed_since_ping: false,
         }
     }
 }
@@ -230,6 +235,7 @@ where
                 compressed.shrink_to(COMPRESSED_RETAINED);
             }
             self.compressed = compressed;
+            self.compressed_since_ping = true;
             return Ok(());
         }
         if !self.direct(&frame) {
@@ -265,6 +271,14 @@ where
     }
 
     fn start_ping(&mut self, payload: Bytes) -> Result<(), ConnectionError> {
+        // The heartbeat is the clock: a whole interval between two pings without a
+        // compressed message frees the compressor (most of a deflate connection's
+        // memory), until the next message needs one.
+        if !std::mem::take(&mut self.compressed_since_ping) {
+            if let Some((deflater, _)) = &mut self.deflate {
+                deflater.release();
+            }
+        }
         self.send_inside(Message::ping(payload))
     }
 
@@ -289,11 +303,43 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use futures_util::StreamExt;
     use tokio::io::AsyncWriteExt;
     use tokio_websockets::ServerBuilder;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_heartbeat_without_compressed_messages_frees_the_compressor() {
+        let (client, _server) = tokio::io::duplex(1 << 20);
+        let (stream, hold) = Coalescing::new(WireStream::new(client, Arc::default(), false));
+        let inner = WsTransport {
+            ws: tokio_websockets::ClientBuilder::new().take_over(stream),
+        };
+        let mut ws = ClientWs::new(inner, hold, Some((Deflater::new(15, false), 64)));
+        let allocated = |ws: &ClientWs<_>| ws.deflate.as_ref().unwrap().0.is_allocated();
+        let big = || Frame::text("tether ".repeat(100));
+        ws.start_send(big()).unwrap();
+        assert!(allocated(&ws));
+        ws.start_ping(Bytes::new()).unwrap();
+        assert!(
+            allocated(&ws),
+            "a message was compressed in this interval: kept"
+        );
+        std::future::poll_fn(|cx| ws.poll_flush(cx)).await.unwrap();
+        ws.start_send(Frame::text("short")).unwrap(); // below the threshold: not compressed
+        ws.start_ping(Bytes::new()).unwrap();
+        assert!(!allocated(&ws), "a whole interval without one: freed");
+        // The ping went through tokio-websockets' queue: flushed before a direct frame.
+        std::future::poll_fn(|cx| ws.poll_flush(cx)).await.unwrap();
+        ws.start_send(big()).unwrap();
+        assert!(
+            allocated(&ws),
+            "the next compressed message has a fresh one"
+        );
+    }
 
     #[tokio::test]
     async fn directly_encoded_frames_of_every_length_class_decode_as_sent() {

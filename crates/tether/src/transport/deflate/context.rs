@@ -68,6 +68,19 @@ impl Deflater {
         self.context.is_some()
     }
 
+    /// Frees the context (window and hash tables: ~256 KiB at a 2^15 window); the next
+    /// message starts a fresh DEFLATE stream, at its first use.
+    ///
+    /// Valid under context takeover too: every message ends on a sync flush (a block
+    /// boundary, no final block), so the peer's inflater reads the fresh stream's first
+    /// block as the next block of the stream it knows, and keeps its window, which the
+    /// fresh stream simply never refers to (the window parameters of RFC 7692 §7.1.2 are
+    /// maximums: a compressor may always refer to less). What it costs is ratio: the first
+    /// message after a release cannot refer to the ones before it.
+    pub(crate) fn release(&mut self) {
+        self.context = None;
+    }
+
     /// Appends `payload`, compressed and without the trailing [`TRAILER`], to `out`.
     pub(crate) fn compress(
         &mut self,
@@ -258,6 +271,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_released_compressor_keeps_a_context_takeover_inflater_in_step() {
+        // The peer's inflater keeps its window across the release; the messages after
+        // it (fresh DEFLATE streams) inflate as sent, and refer to each other again.
+        let mut deflater = Deflater::new(15, false);
+        let mut inflater = Inflater::new(false);
+        let msg = |i: usize| format!("{{\"id\":{i},\"text\":\"{}\"}}", "tether ".repeat(300));
+        let mut sizes = Vec::new();
+        for i in 0..6 {
+            if i == 3 {
+                deflater.release();
+                assert!(!deflater.is_allocated());
+            }
+            let mut wire = Vec::new();
+            deflater.compress(msg(i).as_bytes(), &mut wire).unwrap();
+            assert_eq!(
+                inflate_all(&mut inflater, &wire, 1 << 20).unwrap(),
+                msg(i).as_bytes()
+            );
+            sizes.push(wire.len());
+        }
+        assert!(deflater.is_allocated());
+        // The first message after the release is as large as the very first (it refers
+        // to nothing before it); the next ones refer back again.
+        assert_eq!(sizes[3], sizes[0], "{sizes:?}");
+        assert!(sizes[4] < sizes[3], "{sizes:?}");
     }
 
     #[test]
